@@ -1,0 +1,192 @@
+"""The MCP server: three tools over `Service`. Errors become tool errors naming the field and what is allowed."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+import httpx
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from pydantic import Field
+
+from providers.base import MODES, Task
+from providers.errors import MediagenError
+
+from . import __version__
+from .config import Settings
+from .schema import compact
+from .service import MAX_WAIT_SECONDS, GenerateArgs, ModelList, Service, summary
+
+log = logging.getLogger("mediagen")
+
+INSTRUCTIONS = f"""Generate images and videos. Flow: list_models (filter by media_type/mode/query) -> generate \
+(returns a task at once) -> get_task until status is completed or failed; follow each task's next_action and \
+poll_after_seconds, or pass wait_seconds (max {MAX_WAIT_SECONDS:g}) to wait inside the call. Finished files are \
+listed in files. sandbox/image and sandbox/video work offline with no account; put [fail] in a sandbox prompt \
+to rehearse a failure."""
+
+ClientFactory = Callable[[], httpx.AsyncClient]
+
+
+def default_client() -> httpx.AsyncClient:
+    return httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=10.0), follow_redirects=False)
+
+
+@dataclass
+class AppState:
+    service: Service
+
+
+Wait = Annotated[
+    float,
+    Field(ge=0, le=MAX_WAIT_SECONDS, description=f"Seconds to wait here for the task to finish (0-{MAX_WAIT_SECONDS:g})"),
+]
+Urls = Annotated[list[str] | None, Field(max_length=16)]
+MediaType = Literal["image", "video"]
+ModeName = Literal[MODES]  # type: ignore[valid-type]
+
+
+def _error(exc: MediagenError) -> CallToolResult:
+    field = getattr(exc, "field", None)
+    data: dict[str, Any] = {"code": exc.code, "message": exc.message, "retryable": exc.retryable}
+    if exc.provider:
+        data["provider"] = exc.provider
+    if field:
+        data["field"] = field
+    tag = f"[{exc.code}{', retryable' if exc.retryable else ''}] "
+    return CallToolResult(content=[TextContent(type="text", text=tag + exc.message)], structured_content={"error": data}, is_error=True)
+
+
+def _task_result(task: Task) -> CallToolResult:
+    return CallToolResult(
+        content=[TextContent(type="text", text=summary(task))],
+        structured_content=task.model_dump(mode="json"),
+    )
+
+
+def _progress(ctx: Context[Any]) -> Callable[[float, float | None, str], Any]:
+    async def report(progress: float, total: float | None, message: str) -> None:
+        await ctx.report_progress(progress, total, message)
+
+    return report
+
+
+def build_server(settings: Settings | None = None, client_factory: ClientFactory = default_client) -> MCPServer[Any]:
+    settings = settings or Settings.from_env()
+
+    @asynccontextmanager
+    async def lifespan(_: MCPServer[Any]) -> AsyncIterator[AppState]:
+        async with client_factory() as client:
+            service = Service(settings, client)
+            try:
+                yield AppState(service=service)
+            finally:
+                await service.aclose()
+
+    mcp: MCPServer[Any] = MCPServer("mediagen-mcp", version=__version__, instructions=INSTRUCTIONS, lifespan=lifespan)
+
+    def service_of(ctx: Context[Any]) -> Service:
+        return ctx.request_context.lifespan_context.service
+
+    @mcp.tool(
+        annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True),
+        description="Start an image or video generation; returns a task at once (see next_action). Costs credits "
+        "on paid providers. Options are per model: see list_models.",
+    )
+    async def generate(
+        ctx: Context[Any],
+        model: Annotated[str, Field(description="'<provider>/<model>' from list_models, e.g. sandbox/video")],
+        prompt: Annotated[str | None, Field(max_length=20000)] = None,
+        image_urls: Annotated[
+            Urls,
+            Field(
+                description="Images: https URL, data: URI or local file path (read from allowed folders). "
+                "[0] = source/first frame, [1] = last frame where the model takes one"
+            ),
+        ] = None,
+        reference_image_urls: Annotated[Urls, Field(description="Reference images (@Image1...), same forms")] = None,
+        reference_video_urls: Annotated[Urls, Field(description="https URLs")] = None,
+        reference_audio_urls: Annotated[Urls, Field(description="https URLs")] = None,
+        video_url: Annotated[str | None, Field(description="Source video (edit models), https")] = None,
+        audio_setting: Literal["auto", "origin"] | None = None,
+        duration: Annotated[float | None, Field(gt=0, le=600, description="Seconds")] = None,
+        aspect_ratio: Annotated[str | None, Field(max_length=20, description="e.g. 16:9")] = None,
+        resolution: Annotated[str | None, Field(max_length=20, description="e.g. 720p, 1080p, 2K")] = None,
+        output_format: Annotated[str | None, Field(max_length=10, description="Image format, e.g. png")] = None,
+        audio: Annotated[bool | None, Field(description="Native audio on models that offer it")] = None,
+        negative_prompt: Annotated[str | None, Field(max_length=5000)] = None,
+        seed: Annotated[int | None, Field(ge=0, le=2**32 - 1)] = None,
+        extra: Annotated[
+            dict[str, Any] | None, Field(description="Model-specific options by wire name (list_models: extra.*)")
+        ] = None,
+        wait_seconds: Wait = 0,
+    ) -> Annotated[CallToolResult, Task]:
+        args = GenerateArgs(
+            model=model,
+            prompt=prompt,
+            image_urls=image_urls or [],
+            reference_image_urls=reference_image_urls or [],
+            reference_video_urls=reference_video_urls or [],
+            reference_audio_urls=reference_audio_urls or [],
+            video_url=video_url,
+            audio_setting=audio_setting,
+            duration=duration,
+            aspect_ratio=aspect_ratio,
+            resolution=resolution,
+            output_format=output_format,
+            audio=audio,
+            negative_prompt=negative_prompt,
+            seed=seed,
+            extra=extra or {},
+            wait_seconds=wait_seconds,
+        )
+        try:
+            return _task_result(await service_of(ctx).generate(args, _progress(ctx)))
+        except MediagenError as exc:
+            return _error(exc)
+
+    @mcp.tool(
+        annotations=ToolAnnotations(read_only_hint=True, open_world_hint=True),
+        description="The current state of a task from generate; saved files appear in files when completed.",
+    )
+    async def get_task(
+        ctx: Context[Any],
+        task_id: Annotated[str, Field(max_length=256, description="The task_id generate returned")],
+        wait_seconds: Wait = 0,
+    ) -> Annotated[CallToolResult, Task]:
+        try:
+            return _task_result(await service_of(ctx).get_task(task_id, wait_seconds, _progress(ctx)))
+        except MediagenError as exc:
+            return _error(exc)
+
+    @mcp.tool(
+        annotations=ToolAnnotations(read_only_hint=True, open_world_hint=True),
+        description="Models with their modes, options (allowed values, defaults), required inputs, price, and "
+        "whether their provider is enabled.",
+    )
+    async def list_models(
+        ctx: Context[Any],
+        provider: Annotated[str | None, Field(description="sandbox, vicsee, nanogpt, mountsea, uniall")] = None,
+        media_type: MediaType | None = None,
+        mode: ModeName | None = None,
+        query: Annotated[str | None, Field(max_length=200, description="Free text, e.g. 'cheap 1080p with audio'")] = None,
+        limit: Annotated[int, Field(ge=1, le=500)] = 50,
+    ) -> Annotated[CallToolResult, ModelList]:
+        try:
+            result = await service_of(ctx).list_models(provider, media_type, mode, query, limit)
+        except MediagenError as exc:
+            return _error(exc)
+        names = ", ".join(m.id for m in result.models[:8])
+        more = f" (+{len(result.models) - 8} more)" if len(result.models) > 8 else ""
+        text = f"{result.total} model(s): {names}{more}" if result.models else "No models match."
+        return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=result.model_dump(mode="json"))
+
+    for tool in mcp._tool_manager.list_tools():  # pyright: ignore[reportPrivateUsage]
+        tool.parameters = compact(tool.parameters, output=False)
+        if tool.fn_metadata.output_schema is not None:
+            tool.fn_metadata.output_schema = compact(tool.fn_metadata.output_schema, output=True)
+    return mcp

@@ -1,0 +1,330 @@
+"""The logic behind the tools, as plain async functions over injected dependencies (no MCP here)."""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+import httpx
+from pydantic import BaseModel, Field
+
+from providers import registry
+from providers.base import GenerateRequest, MediaInput, ModelSpec, Provider, Task
+from providers.catalog import describe
+from providers.errors import AuthError, InvalidArgument
+
+from .config import Settings
+from .files import InputPolicy
+
+log = logging.getLogger("mediagen")
+
+MAX_WAIT_SECONDS = 45.0
+# Seconds between polls per provider when the adapter gives no hint; VicSee counts polls against a daily quota.
+POLL_FLOOR = {"sandbox": 0.2, "vicsee": 5.0, "nanogpt": 5.0, "mountsea": 5.0, "uniall": 5.0}
+POLL_DEFAULT = {"sandbox": 1.0, "vicsee": 10.0, "nanogpt": 5.0, "mountsea": 5.0, "uniall": 5.0}
+_TASK_ID = re.compile(r"^([a-z][a-z0-9]*):([A-Za-z0-9][A-Za-z0-9._\-]{0,199})$")
+
+Progress = Callable[[float, float | None, str], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class GenerateArgs:
+    model: str
+    prompt: str | None = None
+    image_urls: list[str] = field(default_factory=lambda: [])
+    reference_image_urls: list[str] = field(default_factory=lambda: [])
+    reference_video_urls: list[str] = field(default_factory=lambda: [])
+    reference_audio_urls: list[str] = field(default_factory=lambda: [])
+    video_url: str | None = None
+    audio_setting: str | None = None
+    duration: float | None = None
+    aspect_ratio: str | None = None
+    resolution: str | None = None
+    output_format: str | None = None
+    audio: bool | None = None
+    negative_prompt: str | None = None
+    seed: int | None = None
+    extra: dict[str, Any] = field(default_factory=lambda: {})
+    wait_seconds: float = 0
+
+
+class ModelInfo(BaseModel):
+    id: str
+    provider: str
+    media_type: str
+    modes: list[str]
+    required: list[str]
+    options: dict[str, dict[str, Any]]
+    price: str | None = None
+    description: str | None = None
+    enabled: bool
+    enable_with: str | None = Field(default=None, description="The variable that enables this provider")
+
+
+class ProviderStatus(BaseModel):
+    name: str
+    enabled: bool
+    enable_with: str | None = None
+    models: int
+
+
+class ModelList(BaseModel):
+    models: list[ModelInfo]
+    total: int = Field(description="Matches before the limit")
+    providers: list[ProviderStatus]
+
+
+class Service:
+    def __init__(self, settings: Settings, client: httpx.AsyncClient) -> None:
+        self.settings = settings
+        self.client = client
+        self.policy = InputPolicy(settings.allowed_dirs, settings.max_upload_bytes)
+        self._providers: dict[str, Provider] = {}
+
+    # --- providers and models -------------------------------------------------------------------------
+    def provider(self, name: str) -> Provider:
+        if name not in registry.PROVIDERS:
+            raise InvalidArgument("model", f"unknown provider {name!r}; providers: {', '.join(registry.PROVIDERS)}")
+        if not self.settings.enabled(name):
+            env = registry.PROVIDERS[name].key_env
+            raise AuthError(f"provider {name} is not enabled: set {env} in the server's environment", provider=name)
+        if name not in self._providers:
+            self._providers[name] = registry.create(self.settings.providers[name], self.client)
+        return self._providers[name]
+
+    def _bundled(self, name: str) -> list[ModelSpec]:
+        if self.settings.enabled(name):
+            return self.provider(name).models()
+        config = self.settings.providers[name]
+        return registry.create(config, self.client).models()
+
+    async def _models(self, name: str) -> list[ModelSpec]:
+        return await self.provider(name).live_models() if self.settings.enabled(name) else self._bundled(name)
+
+    async def resolve_model(self, model: str) -> ModelSpec:
+        text = model.strip()
+        if "/" in text:
+            prefix, _, local = text.partition("/")
+            self.provider(prefix)
+            specs = self.provider(prefix).models()
+            found = next((m for m in specs if m.id == local), None)
+            if found is None:
+                specs = await self.provider(prefix).live_models()
+                found = next((m for m in specs if m.id == local), None)
+            if found is None:
+                raise InvalidArgument("model", _unknown(text, [m.full_id for m in specs]))
+            return found
+        enabled = [n for n in registry.PROVIDERS if self.settings.enabled(n)]
+        candidates = [m for n in enabled for m in self.provider(n).models() if m.id == text]
+        if len(candidates) == 1:
+            return candidates[0]
+        if len(candidates) > 1:
+            ids = ", ".join(m.full_id for m in candidates)
+            raise InvalidArgument("model", f"{text!r} is offered by several providers; use one of: {ids}")
+        every = [m.full_id for n in enabled for m in self.provider(n).models()]
+        raise InvalidArgument("model", _unknown(text, every))
+
+    async def list_models(
+        self,
+        provider: str | None = None,
+        media_type: str | None = None,
+        mode: str | None = None,
+        query: str | None = None,
+        limit: int = 50,
+    ) -> ModelList:
+        names = list(registry.PROVIDERS)
+        if provider is not None:
+            if provider not in registry.PROVIDERS:
+                raise InvalidArgument("provider", f"unknown provider {provider!r}; providers: {', '.join(names)}")
+            names = [provider]
+        statuses: list[ProviderStatus] = []
+        infos: list[ModelInfo] = []
+        for name in names:
+            specs = await self._models(name)
+            enabled = self.settings.enabled(name)
+            env = registry.PROVIDERS[name].key_env
+            statuses.append(ProviderStatus(name=name, enabled=enabled, enable_with=None if enabled else env, models=len(specs)))
+            for spec in specs:
+                if media_type and spec.media_type != media_type:
+                    continue
+                if mode and mode not in spec.modes:
+                    continue
+                shape = describe(spec)
+                infos.append(
+                    ModelInfo(
+                        id=spec.full_id,
+                        provider=name,
+                        media_type=spec.media_type,
+                        modes=list(spec.modes),
+                        required=shape["required"],
+                        options=shape["options"],
+                        price=spec.price,
+                        description=spec.description or spec.name or None,
+                        enabled=enabled,
+                        enable_with=None if enabled else env,
+                    )
+                )
+        if query:
+            infos = rank(infos, query)
+        else:
+            infos.sort(key=lambda m: (not m.enabled, m.provider != "sandbox"))
+        return ModelList(models=infos[:limit], total=len(infos), providers=statuses)
+
+    # --- tasks ------------------------------------------------------------------------------------------
+    def build_request(self, args: GenerateArgs) -> GenerateRequest:
+        prompt = args.prompt
+        if prompt is not None and "\x00" in prompt:
+            raise InvalidArgument("prompt", "must not contain NUL characters")
+        image = self.policy.image
+        remote = self.policy.remote
+        return GenerateRequest(
+            prompt=prompt,
+            image_urls=tuple(image(f"image_urls[{i}]", v) for i, v in enumerate(args.image_urls)),
+            reference_image_urls=tuple(
+                image(f"reference_image_urls[{i}]", v) for i, v in enumerate(args.reference_image_urls)
+            ),
+            reference_video_urls=tuple(
+                remote(f"reference_video_urls[{i}]", v) for i, v in enumerate(args.reference_video_urls)
+            ),
+            reference_audio_urls=tuple(
+                remote(f"reference_audio_urls[{i}]", v) for i, v in enumerate(args.reference_audio_urls)
+            ),
+            video_url=remote("video_url", args.video_url) if args.video_url else None,
+            audio_setting=args.audio_setting,
+            duration=args.duration,
+            aspect_ratio=args.aspect_ratio,
+            resolution=args.resolution,
+            output_format=args.output_format,
+            audio=args.audio,
+            negative_prompt=args.negative_prompt,
+            seed=args.seed,
+            extra=dict(args.extra),
+        )
+
+    async def generate(self, args: GenerateArgs, progress: Progress | None = None) -> Task:
+        spec = await self.resolve_model(args.model)
+        request = self.build_request(args)
+        task = await self.provider(spec.provider).submit(spec, request)
+        task = self.guide(task, spec.full_id)
+        if args.wait_seconds > 0 and not task.terminal:
+            task = await self.wait(task, args.wait_seconds, progress)
+        return task
+
+    def parse_task_id(self, value: str) -> tuple[str, str]:
+        match = _TASK_ID.match(value.strip())
+        if match is None:
+            raise InvalidArgument("task_id", "expected '<provider>:<id>' as returned by generate, e.g. 'sandbox:3f2a...'")
+        name, native = match.groups()
+        if name not in registry.PROVIDERS:
+            raise InvalidArgument("task_id", f"unknown provider {name!r}; providers: {', '.join(registry.PROVIDERS)}")
+        return name, native
+
+    async def get_task(self, value: str, wait_seconds: float = 0, progress: Progress | None = None) -> Task:
+        name, native = self.parse_task_id(value)
+        task = self.guide(await self.provider(name).fetch(native))
+        if wait_seconds > 0 and not task.terminal:
+            task = await self.wait(task, wait_seconds, progress)
+        return task
+
+    async def wait(self, task: Task, wait_seconds: float, progress: Progress | None) -> Task:
+        """Poll until terminal or the budget runs out; never sleeps past the budget."""
+        budget = min(MAX_WAIT_SECONDS, max(0.0, wait_seconds))
+        start = anyio.current_time()
+        provider = self.provider(task.provider)
+        while not task.terminal:
+            elapsed = anyio.current_time() - start
+            delay = task.poll_after_seconds or POLL_DEFAULT.get(task.provider, 5.0)
+            if elapsed + delay > budget:
+                break
+            await anyio.sleep(delay)
+            task = self.guide(await provider.fetch(task.native_id), task.model)
+            if progress is not None:
+                done = anyio.current_time() - start
+                if task.progress is not None:
+                    await progress(task.progress, 100, f"{task.status} {task.progress:.0f}%")
+                else:
+                    await progress(done, budget, f"{task.status}, {done:.0f} s elapsed")
+        return task
+
+    def guide(self, task: Task, model: str | None = None) -> Task:
+        """Fill `poll_after_seconds` and `next_action` so the agent knows exactly what to do next."""
+        if task.model is None and model is not None:
+            task.model = model
+        if task.terminal:
+            task.poll_after_seconds = None
+        else:
+            floor = POLL_FLOOR.get(task.provider, 5.0)
+            task.poll_after_seconds = round(max(floor, task.poll_after_seconds or POLL_DEFAULT.get(task.provider, 5)), 2)
+        task.next_action = next_action(task)
+        return task
+
+    async def aclose(self) -> None:
+        for provider in self._providers.values():
+            await provider.aclose()
+
+
+def next_action(task: Task) -> str:
+    if task.status == "completed":
+        if task.files:
+            return f"Done: saved at {task.files[0]}. Show it to the user."
+        url = task.result.url if task.result else None
+        if url:
+            return f"Done: the result is at {url} (provider links expire; download it soon)."
+        return "Done, but the provider returned no result URL; check the provider's dashboard."
+    if task.status == "failed":
+        error = task.error
+        if error is not None and error.code in ("content_policy", "content_filtered", "nsfw"):
+            return "The prompt or input was refused by content policy; rephrase it and call generate again."
+        if error is not None and error.retryable:
+            return "The failure looks temporary; call generate again in a minute."
+        return "Generation failed; read error.message, fix the inputs and call generate again."
+    wait = task.poll_after_seconds or 5
+    return (
+        f"Call get_task with task_id={task.task_id!r} in about {wait:g} s "
+        f"(or pass wait_seconds up to {MAX_WAIT_SECONDS:g} to wait inside the call)."
+    )
+
+
+def summary(task: Task) -> str:
+    pct = f" {task.progress:.0f}%" if task.progress is not None and not task.terminal else ""
+    return f"{task.task_id} {task.status}{pct}: {task.next_action}"
+
+
+def _unknown(text: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(text, known, n=3, cutoff=0.5)
+    hint = f" Did you mean: {', '.join(close)}?" if close else ""
+    return f"unknown model {text!r}.{hint} Call list_models to see the available ids ('<provider>/<model>')."
+
+
+_WORD = re.compile(r"[a-z0-9:.]+")
+
+
+def rank(models: list[ModelInfo], query: str) -> list[ModelInfo]:
+    """Order models by how many query words their id, modes, options and description contain."""
+    words = _WORD.findall(query.lower())
+    synonyms = {"t2v": "text-to-video", "i2v": "image-to-video", "cheap": "free", "sound": "audio"}
+
+    def score(m: ModelInfo) -> float:
+        hay = " ".join(
+            [m.id, m.media_type, " ".join(m.modes), m.description or "", m.price or "", repr(m.options)]
+        ).lower()
+        total = 0.0
+        for w in words:
+            w = synonyms.get(w, w)
+            if w in hay:
+                total += 2.0 if w in m.id.lower() else 1.0
+        return total + (0.5 if m.enabled else 0.0)
+
+    scored = [(score(m), i, m) for i, m in enumerate(models)]
+    scored = [s for s in scored if s[0] > 0.5]
+    scored.sort(key=lambda s: (-s[0], s[1]))
+    return [m for _, _, m in scored]
+
+
+def media_summary(items: tuple[MediaInput, ...]) -> str:
+    return ", ".join("url" if m.is_remote else f"{m.mime} {m.size} B" for m in items)
