@@ -83,7 +83,8 @@ def _check(name: str, param: ParamSpec, value: Any, model: ModelSpec) -> None:
     if param.values is not None and value not in param.values:
         shown = [display_value(param, v) for v in param.values]
         raise InvalidArgument(
-            name, f"{json.dumps(display_value(param, value))} is not allowed for {model.full_id}; allowed: {_fmt(shown)}"
+            name,
+            f"{json.dumps(display_value(param, value))} is not allowed for {model.full_id}; allowed: {_fmt(shown)}",
         )
     if isinstance(value, int | float) and not isinstance(value, bool):
         if param.min is not None and value < param.min:
@@ -172,9 +173,7 @@ def validate(model: ModelSpec, request: GenerateRequest) -> dict[str, Any]:
         present = [g for g in group if g in wire]
         if len(present) != 1:
             names = " or ".join(_field_for(model, g) for g in group)
-            raise InvalidArgument(
-                _field_for(model, group[0]), f"{model.full_id} needs exactly one of {names}"
-            )
+            raise InvalidArgument(_field_for(model, group[0]), f"{model.full_id} needs exactly one of {names}")
     for group in model.exclusive:
         present = [g for g in group if g in wire]
         if len(present) > 1:

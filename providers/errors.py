@@ -9,8 +9,15 @@ class MediagenError(Exception):
     code = "error"
     retryable = False
 
-    def __init__(self, message: str, *, provider: str | None = None, code: str | None = None,
-                 retryable: bool | None = None, status: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str | None = None,
+        code: str | None = None,
+        retryable: bool | None = None,
+        status: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.provider = provider

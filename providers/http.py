@@ -13,8 +13,8 @@ import random
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from datetime import datetime, timezone
 from typing import Any
 
 import anyio
@@ -60,8 +60,8 @@ def retry_after_seconds(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def clean_text(text: str, secret: str | None = None, limit: int = 300) -> str:
@@ -103,7 +103,8 @@ def error_for(
     try:
         code, message = error_fields(response.json())
     except ValueError:
-        code, message = None, response.text or None
+        code, message = None, None
+    message = message or response.text or None
     message = clean_text(message or response.reason_phrase or f"HTTP {status}", secret)
     if classify is not None:
         custom = classify(status, code, message)
@@ -135,9 +136,9 @@ def parse_json(response: httpx.Response, provider: str) -> Any:
     try:
         return response.json()
     except ValueError as exc:
+        summary = clean_text(response.text, limit=120)
         raise UpstreamError(
-            f"{provider} sent an unreadable response (HTTP {response.status_code}): {clean_text(response.text, limit=120)}",
-            provider=provider,
+            f"{provider} sent an unreadable response (HTTP {response.status_code}): {summary}", provider=provider
         ) from exc
 
 
@@ -178,7 +179,8 @@ class Http:
                     body += chunk
                     if len(body) > cap:
                         raise UpstreamError(
-                            f"{self.provider} sent a response larger than {cap // (1024 * 1024)} MB", provider=self.provider
+                            f"{self.provider} sent a response larger than {cap // (1024 * 1024)} MB",
+                            provider=self.provider,
                         )
         return httpx.Response(
             response.status_code, headers=response.headers, content=bytes(body), request=response.request
@@ -200,7 +202,9 @@ class Http:
             try:
                 response = await self._send("GET", self.url(path), auth=auth, **kwargs)
             except (httpx.TransportError, TimeoutError) as exc:
-                last = UpstreamError(f"{self.provider} could not be reached: {type(exc).__name__}", provider=self.provider)
+                last = UpstreamError(
+                    f"{self.provider} could not be reached: {type(exc).__name__}", provider=self.provider
+                )
             else:
                 if response.is_success:
                     return response
@@ -225,7 +229,9 @@ class Http:
             try:
                 response = await self._send("POST", self.url(path), auth=auth, **kwargs)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-                last = UpstreamError(f"{self.provider} could not be reached: {type(exc).__name__}", provider=self.provider)
+                last = UpstreamError(
+                    f"{self.provider} could not be reached: {type(exc).__name__}", provider=self.provider
+                )
             except (httpx.TransportError, TimeoutError) as exc:
                 raise UncertainSubmitError(
                     f"the request to {self.provider} was sent but no answer came back ({type(exc).__name__}); "

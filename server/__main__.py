@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from typing import Any
@@ -21,7 +20,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="HTTP transports: bind address (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="HTTP transports: port (default 8000)")
     p.add_argument(
-        "--allowed-host", action="append", default=[], metavar="HOST[:PORT]",
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="HOST[:PORT]",
         help="HTTP transports: extra Host header values to accept (DNS-rebinding protection)",
     )
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
@@ -87,7 +89,9 @@ def serve(args: Any, settings: Any) -> None:
         server.run()
         return
     if args.host not in LOOPBACK and not settings.http_token:
-        sys.exit("mediagen-mcp: binding beyond loopback requires MEDIAGEN_HTTP_TOKEN (clients send it as a bearer token)")
+        sys.exit(
+            "mediagen-mcp: binding beyond loopback requires MEDIAGEN_HTTP_TOKEN (clients send it as a bearer token)"
+        )
     import anyio
     import uvicorn
     from mcp.server.transport_security import TransportSecuritySettings
@@ -99,7 +103,9 @@ def serve(args: Any, settings: Any) -> None:
         hosts.append(f"{args.host}:{args.port}")
     hosts += [h if ":" in h else f"{h}:{args.port}" for h in args.allowed_host]
     origins = [f"http://{h}" for h in hosts] + [f"https://{h}" for h in hosts]
-    security = TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins)
+    security = TransportSecuritySettings(
+        enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins
+    )
     if args.transport == "sse":
         app = server.sse_app(transport_security=security, host=args.host)
     else:

@@ -6,11 +6,14 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import anyio
+import anyio.to_thread
 import httpx
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from mcp.types import CallToolResult, ContentBlock, ImageContent, ResourceLink, TextContent, ToolAnnotations
 from pydantic import Field
 
 from providers.base import MODES, Task
@@ -18,6 +21,7 @@ from providers.errors import MediagenError
 
 from . import __version__
 from .config import Settings
+from .previews import b64, preview_jpeg
 from .schema import compact
 from .service import MAX_WAIT_SECONDS, GenerateArgs, ModelList, Service, summary
 
@@ -43,7 +47,9 @@ class AppState:
 
 Wait = Annotated[
     float,
-    Field(ge=0, le=MAX_WAIT_SECONDS, description=f"Seconds to wait here for the task to finish (0-{MAX_WAIT_SECONDS:g})"),
+    Field(
+        ge=0, le=MAX_WAIT_SECONDS, description=f"Seconds to wait here for the task to finish (0-{MAX_WAIT_SECONDS:g})"
+    ),
 ]
 Urls = Annotated[list[str] | None, Field(max_length=16)]
 MediaType = Literal["image", "video"]
@@ -58,14 +64,22 @@ def _error(exc: MediagenError) -> CallToolResult:
     if field:
         data["field"] = field
     tag = f"[{exc.code}{', retryable' if exc.retryable else ''}] "
-    return CallToolResult(content=[TextContent(type="text", text=tag + exc.message)], structured_content={"error": data}, is_error=True)
-
-
-def _task_result(task: Task) -> CallToolResult:
     return CallToolResult(
-        content=[TextContent(type="text", text=summary(task))],
-        structured_content=task.model_dump(mode="json"),
+        content=[TextContent(type="text", text=tag + exc.message)], structured_content={"error": data}, is_error=True
     )
+
+
+async def _task_result(task: Task) -> CallToolResult:
+    content: list[ContentBlock] = [TextContent(type="text", text=summary(task))]
+    if task.status == "completed" and task.files:
+        path = Path(task.files[0])
+        media = task.result.media_type if task.result else None
+        jpeg = await anyio.to_thread.run_sync(preview_jpeg, path, media)
+        if jpeg is not None:
+            content.append(ImageContent(type="image", data=b64(jpeg), mime_type="image/jpeg"))
+        if media == "video" or path.suffix == ".mp4":
+            content.append(ResourceLink(type="resource_link", uri=path.as_uri(), name=path.name, mime_type="video/mp4"))
+    return CallToolResult(content=content, structured_content=task.model_dump(mode="json"))
 
 
 def _progress(ctx: Context[Any]) -> Callable[[float, float | None, str], Any]:
@@ -80,11 +94,12 @@ def build_server(settings: Settings | None = None, client_factory: ClientFactory
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[Any]) -> AsyncIterator[AppState]:
-        async with client_factory() as client:
-            service = Service(settings, client)
+        async with client_factory() as client, anyio.create_task_group() as background:
+            service = Service(settings, client, background)
             try:
                 yield AppState(service=service)
             finally:
+                background.cancel_scope.cancel()
                 await service.aclose()
 
     mcp: MCPServer[Any] = MCPServer("mediagen-mcp", version=__version__, instructions=INSTRUCTIONS, lifespan=lifespan)
@@ -93,7 +108,9 @@ def build_server(settings: Settings | None = None, client_factory: ClientFactory
         return ctx.request_context.lifespan_context.service
 
     @mcp.tool(
-        annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True),
+        annotations=ToolAnnotations(
+            read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
+        ),
         description="Start an image or video generation; returns a task at once (see next_action). Costs credits "
         "on paid providers. Options are per model: see list_models.",
     )
@@ -145,7 +162,7 @@ def build_server(settings: Settings | None = None, client_factory: ClientFactory
             wait_seconds=wait_seconds,
         )
         try:
-            return _task_result(await service_of(ctx).generate(args, _progress(ctx)))
+            return await _task_result(await service_of(ctx).generate(args, _progress(ctx)))
         except MediagenError as exc:
             return _error(exc)
 
@@ -159,7 +176,7 @@ def build_server(settings: Settings | None = None, client_factory: ClientFactory
         wait_seconds: Wait = 0,
     ) -> Annotated[CallToolResult, Task]:
         try:
-            return _task_result(await service_of(ctx).get_task(task_id, wait_seconds, _progress(ctx)))
+            return await _task_result(await service_of(ctx).get_task(task_id, wait_seconds, _progress(ctx)))
         except MediagenError as exc:
             return _error(exc)
 
@@ -173,7 +190,9 @@ def build_server(settings: Settings | None = None, client_factory: ClientFactory
         provider: Annotated[str | None, Field(description="sandbox, vicsee, nanogpt, mountsea, uniall")] = None,
         media_type: MediaType | None = None,
         mode: ModeName | None = None,
-        query: Annotated[str | None, Field(max_length=200, description="Free text, e.g. 'cheap 1080p with audio'")] = None,
+        query: Annotated[
+            str | None, Field(max_length=200, description="Free text, e.g. 'cheap 1080p with audio'")
+        ] = None,
         limit: Annotated[int, Field(ge=1, le=500)] = 50,
     ) -> Annotated[CallToolResult, ModelList]:
         try:
@@ -183,7 +202,36 @@ def build_server(settings: Settings | None = None, client_factory: ClientFactory
         names = ", ".join(m.id for m in result.models[:8])
         more = f" (+{len(result.models) - 8} more)" if len(result.models) > 8 else ""
         text = f"{result.total} model(s): {names}{more}" if result.models else "No models match."
-        return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=result.model_dump(mode="json"))
+        return CallToolResult(
+            content=[TextContent(type="text", text=text)], structured_content=result.model_dump(mode="json")
+        )
+
+    @mcp.prompt(description="Walk through making a video: pick a model, generate, wait, check the result.")
+    def make_video(idea: str, provider: str = "sandbox") -> str:
+        return (
+            f"Make a video of: {idea}\n"
+            f"1. Call list_models with media_type='video' and provider='{provider}' (or a query describing what "
+            "matters: price, resolution, audio). Pick a model whose provider is enabled; note its required inputs and "
+            "allowed option values.\n"
+            "2. Call generate with that model, a vivid prompt, and only options the model lists (duration in seconds, "
+            "aspect_ratio...). Pass images in image_urls ([0] first frame, [1] last frame) as https URLs, data: URIs "
+            "or local paths.\n"
+            "3. Call get_task with wait_seconds=45 until status is completed or failed, following next_action.\n"
+            "4. When completed, look at the preview, tell the user where the file was saved (files[0]); if failed, "
+            "read error.message, fix the input and try once more."
+        )
+
+    @mcp.prompt(description="Walk through making an image: pick a model, generate, wait, check the result.")
+    def make_image(idea: str, provider: str = "sandbox") -> str:
+        return (
+            f"Make an image of: {idea}\n"
+            f"1. Call list_models with media_type='image' and provider='{provider}'; pick an enabled model and note "
+            "its options.\n"
+            "2. Call generate with a precise prompt and wait_seconds=30 (images are usually quick); for an edit, pass "
+            "the source in image_urls.\n"
+            "3. If the task is not finished, call get_task with wait_seconds=30 until it is.\n"
+            "4. Look at the preview and tell the user where the file was saved (files[0])."
+        )
 
     for tool in mcp._tool_manager.list_tools():  # pyright: ignore[reportPrivateUsage]
         tool.parameters = compact(tool.parameters, output=False)

@@ -62,7 +62,10 @@ def _print_task(task: Task, as_json: bool) -> None:
         print(json.dumps(task.model_dump(mode="json"), indent=2))
         return
     print(f"task:   {task.task_id}")
-    print(f"status: {task.status}" + (f" ({task.progress:.0f}%)" if task.progress is not None and not task.terminal else ""))
+    print(
+        f"status: {task.status}"
+        + (f" ({task.progress:.0f}%)" if task.progress is not None and not task.terminal else "")
+    )
     if task.error:
         print(f"error:  [{task.error.code}] {task.error.message}")
     if task.result and task.result.url and not task.files:

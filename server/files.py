@@ -68,7 +68,9 @@ class InputPolicy:
         if lowered.startswith("https://"):
             return MediaInput(url=text)
         if lowered.startswith("http://"):
-            raise InvalidArgument(field, "plain http URLs are not accepted; use an https URL, a data: URI or a local file")
+            raise InvalidArgument(
+                field, "plain http URLs are not accepted; use an https URL, a data: URI or a local file"
+            )
         if lowered.startswith("data:"):
             return self._data_uri(field, text)
         return self._local(field, text)

@@ -7,23 +7,26 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import anyio
+import anyio.abc
 import httpx
 from pydantic import BaseModel, Field
 
 from providers import registry
-from providers.base import GenerateRequest, MediaInput, ModelSpec, Provider, Task
+from providers.base import GenerateRequest, ModelSpec, Provider, Task, TaskResult
 from providers.catalog import describe
-from providers.errors import AuthError, InvalidArgument
+from providers.errors import AuthError, InvalidArgument, MediagenError, NotFoundError, UpstreamError
 
 from .config import Settings
+from .downloads import Downloader, saved_files
 from .files import InputPolicy
 
 log = logging.getLogger("mediagen")
 
 MAX_WAIT_SECONDS = 45.0
+DOWNLOAD_BUDGET = 20.0  # seconds a call waits for a result download before leaving it to the background
 # Seconds between polls per provider when the adapter gives no hint; VicSee counts polls against a daily quota.
 POLL_FLOOR = {"sandbox": 0.2, "vicsee": 5.0, "nanogpt": 5.0, "mountsea": 5.0, "uniall": 5.0}
 POLL_DEFAULT = {"sandbox": 1.0, "vicsee": 10.0, "nanogpt": 5.0, "mountsea": 5.0, "uniall": 5.0}
@@ -80,11 +83,17 @@ class ModelList(BaseModel):
 
 
 class Service:
-    def __init__(self, settings: Settings, client: httpx.AsyncClient) -> None:
+    def __init__(
+        self, settings: Settings, client: httpx.AsyncClient, background: anyio.abc.TaskGroup | None = None
+    ) -> None:
         self.settings = settings
         self.client = client
+        self.background = background
         self.policy = InputPolicy(settings.allowed_dirs, settings.max_upload_bytes)
+        self.downloader = Downloader(client, settings.output_dir, allow_private=settings.allow_private_urls)
         self._providers: dict[str, Provider] = {}
+        self._downloads: dict[str, _Download] = {}
+        self.download_budget = DOWNLOAD_BUDGET
 
     # --- providers and models -------------------------------------------------------------------------
     def provider(self, name: str) -> Provider:
@@ -148,7 +157,9 @@ class Service:
             specs = await self._models(name)
             enabled = self.settings.enabled(name)
             env = registry.PROVIDERS[name].key_env
-            statuses.append(ProviderStatus(name=name, enabled=enabled, enable_with=None if enabled else env, models=len(specs)))
+            statuses.append(
+                ProviderStatus(name=name, enabled=enabled, enable_with=None if enabled else env, models=len(specs))
+            )
             for spec in specs:
                 if media_type and spec.media_type != media_type:
                     continue
@@ -209,16 +220,19 @@ class Service:
     async def generate(self, args: GenerateArgs, progress: Progress | None = None) -> Task:
         spec = await self.resolve_model(args.model)
         request = self.build_request(args)
+        start = anyio.current_time()
         task = await self.provider(spec.provider).submit(spec, request)
         task = self.guide(task, spec.full_id)
         if args.wait_seconds > 0 and not task.terminal:
             task = await self.wait(task, args.wait_seconds, progress)
-        return task
+        return await self.settle(task, self._left(start, args.wait_seconds))
 
     def parse_task_id(self, value: str) -> tuple[str, str]:
         match = _TASK_ID.match(value.strip())
         if match is None:
-            raise InvalidArgument("task_id", "expected '<provider>:<id>' as returned by generate, e.g. 'sandbox:3f2a...'")
+            raise InvalidArgument(
+                "task_id", "expected '<provider>:<id>' as returned by generate, e.g. 'sandbox:3f2a...'"
+            )
         name, native = match.groups()
         if name not in registry.PROVIDERS:
             raise InvalidArgument("task_id", f"unknown provider {name!r}; providers: {', '.join(registry.PROVIDERS)}")
@@ -226,10 +240,65 @@ class Service:
 
     async def get_task(self, value: str, wait_seconds: float = 0, progress: Progress | None = None) -> Task:
         name, native = self.parse_task_id(value)
-        task = self.guide(await self.provider(name).fetch(native))
+        start = anyio.current_time()
+        try:
+            task = self.guide(await self.provider(name).fetch(native))
+        except (NotFoundError, UpstreamError):
+            # The provider may have forgotten the task or its URL expired: answer from the saved copy.
+            probe = Task(task_id=f"{name}:{native}", provider=name, status="completed")
+            files = saved_files(self.settings.output_dir, probe)
+            if not files:
+                raise
+            probe.files = files
+            probe.result = TaskResult(media_type=_media_of(files[0]))
+            return self.guide(probe)
         if wait_seconds > 0 and not task.terminal:
             task = await self.wait(task, wait_seconds, progress)
-        return task
+        return await self.settle(task, self._left(start, wait_seconds))
+
+    def _left(self, start: float, wait_seconds: float) -> float:
+        """What is left of this call's budget for saving results (downloads go on in the background after)."""
+        if wait_seconds <= 0:
+            return self.download_budget
+        return max(min(2.0, self.download_budget), min(MAX_WAIT_SECONDS, wait_seconds) - (anyio.current_time() - start))
+
+    async def settle(self, task: Task, budget: float) -> Task:
+        """For a completed task, make sure its results are saved (within `budget`, then in the background)."""
+        if task.status != "completed" or task.files or task.result is None:
+            return task
+        existing = saved_files(self.settings.output_dir, task)
+        if existing:
+            task.files = existing
+            return self.guide(task)
+        if not (task.result.url or task.result.urls):
+            return task
+        job = self._downloads.get(task.task_id)
+        if job is None or (job.error is not None and job.error.retryable):
+            job = self._downloads[task.task_id] = _Download()
+            if self.background is not None:
+                self.background.start_soon(job.run, self.downloader, task.model_copy(deep=True))
+            else:
+                with anyio.move_on_after(max(budget, self.download_budget)):
+                    await job.run(self.downloader, task.model_copy(deep=True))
+        with anyio.move_on_after(budget):
+            await job.done.wait()
+        if job.files:
+            task.files = job.files
+            self._downloads.pop(task.task_id, None)
+        elif job.error is not None:
+            task.next_action = (
+                f"Done, but the file could not be saved ({job.error.message}); the result is at "
+                f"{task.result.url or task.result.urls[0]} (provider links expire)."
+            )
+            return task
+        else:
+            task.poll_after_seconds = 3
+            task.next_action = (
+                f"Done; the file is still downloading. Call get_task with task_id={task.task_id!r} in 3 s "
+                "to get its saved path."
+            )
+            return task
+        return self.guide(task)
 
     async def wait(self, task: Task, wait_seconds: float, progress: Progress | None) -> Task:
         """Poll until terminal or the budget runs out; never sleeps past the budget."""
@@ -259,13 +328,38 @@ class Service:
             task.poll_after_seconds = None
         else:
             floor = POLL_FLOOR.get(task.provider, 5.0)
-            task.poll_after_seconds = round(max(floor, task.poll_after_seconds or POLL_DEFAULT.get(task.provider, 5)), 2)
+            task.poll_after_seconds = round(
+                max(floor, task.poll_after_seconds or POLL_DEFAULT.get(task.provider, 5)), 2
+            )
         task.next_action = next_action(task)
         return task
 
     async def aclose(self) -> None:
         for provider in self._providers.values():
             await provider.aclose()
+
+
+@dataclass
+class _Download:
+    done: anyio.Event = field(default_factory=anyio.Event)
+    files: list[str] = field(default_factory=lambda: [])
+    error: MediagenError | None = None
+
+    async def run(self, downloader: Downloader, task: Task) -> None:
+        try:
+            self.files = await downloader.save(task)
+        except MediagenError as exc:
+            log.warning("could not save %s: %s", task.task_id, exc.message)
+            self.error = exc
+        except (httpx.HTTPError, OSError) as exc:
+            log.warning("could not save %s: %s", task.task_id, type(exc).__name__)
+            self.error = MediagenError(f"download failed: {type(exc).__name__}", retryable=True)
+        finally:
+            self.done.set()
+
+
+def _media_of(path: str) -> Literal["image", "video"]:
+    return "video" if path.rsplit(".", 1)[-1].lower() in ("mp4", "mov", "webm") else "image"
 
 
 def next_action(task: Task) -> str:
@@ -324,7 +418,3 @@ def rank(models: list[ModelInfo], query: str) -> list[ModelInfo]:
     scored = [s for s in scored if s[0] > 0.5]
     scored.sort(key=lambda s: (-s[0], s[1]))
     return [m for _, _, m in scored]
-
-
-def media_summary(items: tuple[MediaInput, ...]) -> str:
-    return ", ".join("url" if m.is_remote else f"{m.mime} {m.size} B" for m in items)

@@ -31,8 +31,14 @@ def sample(param: ParamSpec) -> Any:
         return value
     if param.default is not None:
         return param.default
-    return {"string": "x", "integer": int(param.min or 1), "number": param.min or 1, "boolean": True,
-            "array": ["x"], "object": {}}.get(param.type, "x")
+    return {
+        "string": "x",
+        "integer": int(param.min or 1),
+        "number": param.min or 1,
+        "boolean": True,
+        "array": ["x"],
+        "object": {},
+    }.get(param.type, "x")
 
 
 def minimal_request(model: ModelSpec) -> GenerateRequest:
@@ -71,7 +77,7 @@ def test_every_model_accepts_a_minimal_request_with_its_required_inputs(model: M
 @pytest.mark.parametrize("model", [m for m in ALL if m.strict], ids=lambda m: m.full_id)
 def test_every_strict_model_refuses_a_value_outside_each_allowed_set_naming_the_field(model: ModelSpec) -> None:
     base = minimal_request(model)
-    for wire, param in model.params.items():
+    for param in model.params.values():
         if not param.values or param.field in (None, "prompt") or "[" in (param.field or ""):
             continue
         bad: Any = 9999 if param.type in ("integer", "number") or param.field == "duration" else "not-a-value"

@@ -11,8 +11,12 @@ from tests.support import PROJECT_ROOT, server_env
 
 def run(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "server", *args], cwd=PROJECT_ROOT, env=server_env(tmp_path, **env),
-        capture_output=True, text=True, timeout=60,
+        [sys.executable, "-m", "server", *args],
+        cwd=PROJECT_ROOT,
+        env=server_env(tmp_path, **env),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 

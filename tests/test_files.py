@@ -122,9 +122,7 @@ def test_a_file_one_byte_over_the_cap_is_refused(policy: InputPolicy, allowed: P
     assert policy.image("image_urls[0]", str(allowed / "fits.png")).size == CAP
 
 
-def test_an_empty_file_a_directory_and_a_fifo_are_refused_without_blocking(
-    policy: InputPolicy, allowed: Path
-) -> None:
+def test_an_empty_file_a_directory_and_a_fifo_are_refused_without_blocking(policy: InputPolicy, allowed: Path) -> None:
     (allowed / "empty.png").write_bytes(b"")
     (allowed / "folder.png").mkdir()
     os.mkfifo(allowed / "pipe.png")

@@ -24,17 +24,25 @@ SECRET = "sk-very-secret-key"
 
 def http(client: httpx.AsyncClient, **policy: float) -> Http:
     return Http(
-        client, provider="demo", base_url=ORIGIN, headers={"Authorization": f"Bearer {SECRET}"},
-        key_env="DEMO_API_KEY", secret=SECRET,
+        client,
+        provider="demo",
+        base_url=ORIGIN,
+        headers={"Authorization": f"Bearer {SECRET}"},
+        key_env="DEMO_API_KEY",
+        secret=SECRET,
         policy=RetryPolicy(base_delay=0, max_delay=0, **policy),  # type: ignore[arg-type]
     )
 
 
 async def test_a_get_is_retried_after_5xx_and_429_then_succeeds() -> None:
     with respx.mock(base_url=ORIGIN) as router:
-        route = router.get("/t").mock(side_effect=[
-            httpx.Response(503), httpx.Response(429, headers={"Retry-After": "0"}), httpx.Response(200, json={"ok": 1}),
-        ])
+        route = router.get("/t").mock(
+            side_effect=[
+                httpx.Response(503),
+                httpx.Response(429, headers={"Retry-After": "0"}),
+                httpx.Response(200, json={"ok": 1}),
+            ]
+        )
         async with httpx.AsyncClient() as client:
             response = await http(client).get("/t")
     assert response.json() == {"ok": 1} and route.call_count == 3
@@ -104,7 +112,13 @@ async def test_a_body_larger_than_the_cap_is_refused() -> None:
 
 @pytest.mark.parametrize(
     ("status", "kind"),
-    [(401, AuthError), (402, InsufficientCreditsError), (404, NotFoundError), (400, BadRequestError), (502, UpstreamError)],
+    [
+        (401, AuthError),
+        (402, InsufficientCreditsError),
+        (404, NotFoundError),
+        (400, BadRequestError),
+        (502, UpstreamError),
+    ],
 )
 async def test_error_statuses_map_to_their_error_kind_without_the_key(status: int, kind: type[Exception]) -> None:
     with respx.mock(base_url=ORIGIN) as router:

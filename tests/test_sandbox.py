@@ -18,7 +18,9 @@ pytestmark = pytest.mark.anyio
 
 
 def provider(tmp_path: Path, delay: float = 0.0) -> SandboxProvider:
-    return SandboxProvider(ProviderConfig(name="sandbox", api_key=None, base_url="", output_dir=str(tmp_path), sandbox_delay=delay))
+    return SandboxProvider(
+        ProviderConfig(name="sandbox", api_key=None, base_url="", output_dir=str(tmp_path), sandbox_delay=delay)
+    )
 
 
 def model(name: str):  # type: ignore[no-untyped-def]
@@ -122,5 +124,7 @@ async def test_the_sandbox_module_makes_no_http_requests(tmp_path: Path) -> None
         raise AssertionError("sandbox must stay offline")
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(refuse)) as client:
-        p = create(ProviderConfig(name="sandbox", api_key=None, base_url="", output_dir=str(tmp_path), sandbox_delay=0), client)
+        p = create(
+            ProviderConfig(name="sandbox", api_key=None, base_url="", output_dir=str(tmp_path), sandbox_delay=0), client
+        )
         await finish(p, await p.submit(model("video"), GenerateRequest(prompt="offline", duration=1)))

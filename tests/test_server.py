@@ -35,15 +35,42 @@ async def test_the_three_tools_are_listed_with_schemas_and_annotations(server: A
     gen = tools["generate"].annotations
     assert gen.open_world_hint and gen.idempotent_hint is False and gen.read_only_hint is False
     props = tools["generate"].input_schema["properties"]
-    for name in ("model", "prompt", "image_urls", "reference_image_urls", "reference_video_urls",
-                 "reference_audio_urls", "video_url", "audio_setting", "duration", "aspect_ratio", "resolution",
-                 "output_format", "audio", "extra", "negative_prompt", "seed", "wait_seconds"):
+    for name in (
+        "model",
+        "prompt",
+        "image_urls",
+        "reference_image_urls",
+        "reference_video_urls",
+        "reference_audio_urls",
+        "video_url",
+        "audio_setting",
+        "duration",
+        "aspect_ratio",
+        "resolution",
+        "output_format",
+        "audio",
+        "extra",
+        "negative_prompt",
+        "seed",
+        "wait_seconds",
+    ):
         assert name in props, name
     assert props["wait_seconds"]["maximum"] == 45
     assert "[1] = last frame" in props["image_urls"]["description"]
     out = tools["get_task"].output_schema
-    assert set(out["properties"]) >= {"task_id", "provider", "model", "status", "progress", "result", "files",
-                                      "error", "credits_used", "poll_after_seconds", "next_action"}
+    assert set(out["properties"]) >= {
+        "task_id",
+        "provider",
+        "model",
+        "status",
+        "progress",
+        "result",
+        "files",
+        "error",
+        "credits_used",
+        "poll_after_seconds",
+        "next_action",
+    }
 
 
 async def test_the_whole_tool_list_stays_under_8_kb(server: Any) -> None:
@@ -55,7 +82,9 @@ async def test_the_whole_tool_list_stays_under_8_kb(server: Any) -> None:
 
 async def test_a_sandbox_video_is_generated_and_polled_to_a_saved_mp4(server: Any, network: NoNetwork) -> None:
     async with Client(server) as client:
-        task = structured(await client.call_tool("generate", {"model": "sandbox/video", "prompt": "fox", "duration": 2}))
+        task = structured(
+            await client.call_tool("generate", {"model": "sandbox/video", "prompt": "fox", "duration": 2})
+        )
         assert task["task_id"].startswith("sandbox:") and task["status"] in ("pending", "processing")
         assert task["next_action"].startswith("Call get_task") and task["poll_after_seconds"] > 0
         with anyio.fail_after(15):
@@ -76,7 +105,9 @@ async def test_wait_seconds_returns_the_finished_task_and_reports_progress(serve
     async with Client(server) as client:
         with anyio.fail_after(15):
             result = await client.call_tool(
-                "generate", {"model": "sandbox/image", "prompt": "cat", "wait_seconds": 10}, progress_callback=on_progress
+                "generate",
+                {"model": "sandbox/image", "prompt": "cat", "wait_seconds": 10},
+                progress_callback=on_progress,
             )
     task = structured(result)
     assert task["status"] == "completed" and task["files"]
@@ -130,7 +161,9 @@ async def test_a_local_file_outside_the_allowed_folders_is_refused(server: Any, 
 async def test_a_paid_model_with_a_bad_option_sends_nothing(server: Any, network: NoNetwork) -> None:
     text, error = await error_of(server, "generate", {"model": "mountsea/veo-3.1", "prompt": "x", "duration": 7})
     assert error["field"] == "duration" and "4, 6, 8" in text
-    text, error = await error_of(server, "generate", {"model": "mountsea/veo-3.1", "prompt": "x", "image_urls": ["/etc/passwd"]})
+    text, error = await error_of(
+        server, "generate", {"model": "mountsea/veo-3.1", "prompt": "x", "image_urls": ["/etc/passwd"]}
+    )
     assert error["field"] == "image_urls[0]"
     assert not network.requests
 
@@ -148,8 +181,12 @@ async def test_an_allowed_local_image_drives_image_to_image(server: Any, tmp_pat
             task = structured(
                 await client.call_tool(
                     "generate",
-                    {"model": "sandbox/image", "prompt": "x", "image_urls": [str(tmp_path / "inputs" / "in.png")],
-                     "wait_seconds": 10},
+                    {
+                        "model": "sandbox/image",
+                        "prompt": "x",
+                        "image_urls": [str(tmp_path / "inputs" / "in.png")],
+                        "wait_seconds": 10,
+                    },
                 )
             )
     assert task["status"] == "completed"

@@ -33,12 +33,16 @@ async def poll_to_end(client: Client, task: dict[str, Any]) -> dict[str, Any]:
 async def test_over_stdio_the_tools_are_listed_and_a_2_second_video_is_made(tmp_path: Path) -> None:
     import av
 
-    params = StdioServerParameters(command=sys.executable, args=["-m", "server"], cwd=str(PROJECT_ROOT), env=server_env(tmp_path))
+    params = StdioServerParameters(
+        command=sys.executable, args=["-m", "server"], cwd=str(PROJECT_ROOT), env=server_env(tmp_path)
+    )
     async with Client(params) as client:
         tools = {t.name: t for t in (await client.list_tools()).tools}
         assert set(tools) == {"generate", "get_task", "list_models"}
         assert tools["generate"].input_schema["properties"]["duration"]["type"] == "number"
-        task = structured(await client.call_tool("generate", {"model": "sandbox/video", "prompt": "fox", "duration": 2}))
+        task = structured(
+            await client.call_tool("generate", {"model": "sandbox/video", "prompt": "fox", "duration": 2})
+        )
         assert task["task_id"].startswith("sandbox:")
         task = await poll_to_end(client, task)
         bad = await client.call_tool("generate", {"model": "nope/x", "prompt": "x"})
@@ -52,17 +56,34 @@ async def test_over_stdio_the_tools_are_listed_and_a_2_second_video_is_made(tmp_
 
 def test_stdout_carries_only_json_rpc_even_after_garbage_input(tmp_path: Path) -> None:
     messages = [
-        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-11-25",
-         "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}},
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "clientInfo": {"name": "t", "version": "1"},
+            },
+        },
         {"jsonrpc": "2.0", "method": "notifications/initialized"},
         "this is not json",
         {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
-        {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "list_models", "arguments": {"provider": "sandbox"}}},
+        {
+            "jsonrpc": "2.0",
+            "id": 3,
+            "method": "tools/call",
+            "params": {"name": "list_models", "arguments": {"provider": "sandbox"}},
+        },
     ]
     lines = "".join((m if isinstance(m, str) else json.dumps(m)) + "\n" for m in messages)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "server"], cwd=PROJECT_ROOT, env=server_env(tmp_path),
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        [sys.executable, "-m", "server"],
+        cwd=PROJECT_ROOT,
+        env=server_env(tmp_path),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     assert proc.stdin and proc.stdout
     proc.stdin.write(lines.encode())
@@ -97,7 +118,10 @@ def http_server(tmp_path: Path, *args: str, **env: str) -> Iterator[str]:
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "server", "--transport", "streamable-http", "--port", str(port), *args],
-        cwd=PROJECT_ROOT, env=server_env(tmp_path, **env), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        cwd=PROJECT_ROOT,
+        env=server_env(tmp_path, **env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -141,8 +165,12 @@ async def test_over_streamable_http_the_sandbox_flow_works(tmp_path: Path) -> No
     assert task["status"] == "completed"
 
 
-INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-11-25",
-        "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
+INIT = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
+}
 HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 
 
@@ -169,6 +197,9 @@ async def test_with_a_token_set_a_missing_or_wrong_token_is_refused(tmp_path: Pa
 def test_binding_beyond_loopback_without_a_token_is_refused(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "server", "--transport", "streamable-http", "--host", "0.0.0.0", "--port", "1"],
-        cwd=PROJECT_ROOT, env=server_env(tmp_path), capture_output=True, timeout=30,
+        cwd=PROJECT_ROOT,
+        env=server_env(tmp_path),
+        capture_output=True,
+        timeout=30,
     )
     assert done.returncode != 0 and b"MEDIAGEN_HTTP_TOKEN" in done.stderr and done.stdout == b""

@@ -37,7 +37,11 @@ class Recorder:
     async def record(self, request: Request) -> Recorded:
         body = await request.body()
         entry = Recorded(
-            request.method, request.url.path, request.url.query, {k.lower(): v for k, v in request.headers.items()}, body
+            request.method,
+            request.url.path,
+            request.url.query,
+            {k.lower(): v for k, v in request.headers.items()},
+            body,
         )
         self.requests.append(entry)
         return entry
