@@ -17,11 +17,13 @@ class MediagenError(Exception):
         code: str | None = None,
         retryable: bool | None = None,
         status: int | None = None,
+        provider_code: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.provider = provider
         self.status = status
+        self.provider_code = provider_code  # the provider's own code (e.g. INSUFFICIENT_CREDITS), kept as data
         if code is not None:
             self.code = code
         if retryable is not None:

@@ -86,8 +86,8 @@ def error_fields(body: Any) -> tuple[str | None, str | None]:
     if isinstance(err, dict):
         code = err.get("code") or err.get("type")  # pyright: ignore[reportUnknownMemberType]
         message = err.get("message") or err.get("msg")  # pyright: ignore[reportUnknownMemberType]
-    elif isinstance(err, str):
-        message = err
+    elif isinstance(err, str) and not data.get("message"):
+        message = err  # NestJS bodies put the detail in "message" and a reason phrase in "error"
     code = code or data.get("code") or data.get("error_code")
     message = message or data.get("message") or data.get("error_message") or data.get("msg") or data.get("detail")
     if isinstance(message, list):
@@ -112,7 +112,7 @@ def error_for(
             custom.provider = custom.provider or provider
             custom.status = status
             return custom
-    kw: dict[str, Any] = {"provider": provider, "status": status, "code": code}
+    kw: dict[str, Any] = {"provider": provider, "status": status, "provider_code": code}
     detail = f"{provider} answered HTTP {status}: {message}"
     if status == 401 or (status == 403 and key_env and "key" in message.lower()):
         hint = f"; check {key_env}" if key_env else ""

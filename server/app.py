@@ -14,7 +14,7 @@ import anyio.to_thread
 import httpx
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult, ContentBlock, ImageContent, ResourceLink, TextContent, ToolAnnotations
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from providers.base import MODES, Task
 from providers.errors import MediagenError
@@ -56,11 +56,20 @@ MediaType = Literal["image", "video"]
 ModeName = Literal[MODES]  # type: ignore[valid-type]
 
 
+TaskState = Literal["submitting", "uncertain", "submit_failed", "pending", "processing", "completed", "failed"]
+
+
+class TaskList(BaseModel):
+    tasks: list[dict[str, Any]]
+
+
 def _error(exc: MediagenError) -> CallToolResult:
     field = getattr(exc, "field", None)
     data: dict[str, Any] = {"code": exc.code, "message": exc.message, "retryable": exc.retryable}
     if exc.provider:
         data["provider"] = exc.provider
+    if exc.provider_code:
+        data["provider_code"] = exc.provider_code
     if field:
         data["field"] = field
     tag = f"[{exc.code}{', retryable' if exc.retryable else ''}] "
@@ -96,6 +105,7 @@ def build_server(settings: Settings | None = None, client_factory: ClientFactory
     async def lifespan(_: MCPServer[Any]) -> AsyncIterator[AppState]:
         async with client_factory() as client, anyio.create_task_group() as background:
             service = Service(settings, client, background)
+            service.recover()
             try:
                 yield AppState(service=service)
             finally:
@@ -141,6 +151,10 @@ def build_server(settings: Settings | None = None, client_factory: ClientFactory
             dict[str, Any] | None, Field(description="Model-specific options by wire name (list_models: extra.*)")
         ] = None,
         wait_seconds: Wait = 0,
+        idempotency_key: Annotated[
+            str | None,
+            Field(max_length=200, description="Repeat-safe: the same key and arguments return the first task"),
+        ] = None,
     ) -> Annotated[CallToolResult, Task]:
         args = GenerateArgs(
             model=model,
@@ -160,6 +174,7 @@ def build_server(settings: Settings | None = None, client_factory: ClientFactory
             seed=seed,
             extra=extra or {},
             wait_seconds=wait_seconds,
+            idempotency_key=idempotency_key,
         )
         try:
             return await _task_result(await service_of(ctx).generate(args, _progress(ctx)))
@@ -204,6 +219,23 @@ def build_server(settings: Settings | None = None, client_factory: ClientFactory
         text = f"{result.total} model(s): {names}{more}" if result.models else "No models match."
         return CallToolResult(
             content=[TextContent(type="text", text=text)], structured_content=result.model_dump(mode="json")
+        )
+
+    @mcp.tool(
+        annotations=ToolAnnotations(read_only_hint=True, open_world_hint=False),
+        description="Your recent tasks, newest first (from the local journal): find a task_id again.",
+    )
+    async def list_tasks(
+        ctx: Context[Any],
+        status: TaskState | None = None,
+        limit: Annotated[int, Field(ge=1, le=200)] = 20,
+    ) -> Annotated[CallToolResult, TaskList]:
+        tasks = service_of(ctx).list_tasks(status, limit)
+        lines = [f"{t['task_id'] or 'record ' + str(t['id'])} {t['status']} {t['model']}" for t in tasks[:5]]
+        text = f"{len(tasks)} task(s)" + (": " + "; ".join(lines) if lines else "")
+        return CallToolResult(
+            content=[TextContent(type="text", text=text)],
+            structured_content=TaskList(tasks=tasks).model_dump(mode="json"),
         )
 
     @mcp.prompt(description="Walk through making a video: pick a model, generate, wait, check the result.")

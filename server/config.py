@@ -48,6 +48,7 @@ class Settings:
     allow_private_urls: bool = False
     http_token: str | None = None
     sandbox_delay: float = 2.0
+    db_path: Path = Path("tasks.db")
     secrets: tuple[str, ...] = field(default=(), repr=False)
 
     def enabled(self, provider: str) -> bool:
@@ -95,5 +96,6 @@ class Settings:
             allow_private_urls=env.get("MEDIAGEN_ALLOW_PRIVATE_URLS", "") == "1",
             http_token=token,
             sandbox_delay=max(0.0, delay),
+            db_path=Path(env.get("MEDIAGEN_DB") or data_dir / "tasks.db").expanduser(),
             secrets=tuple(secrets),
         )

@@ -7,6 +7,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import anyio
@@ -15,13 +16,21 @@ import httpx
 from pydantic import BaseModel, Field
 
 from providers import registry
-from providers.base import GenerateRequest, ModelSpec, Provider, Task, TaskResult
+from providers.base import GenerateRequest, ModelSpec, Provider, Task, TaskError, TaskResult
 from providers.catalog import describe
-from providers.errors import AuthError, InvalidArgument, MediagenError, NotFoundError, UpstreamError
+from providers.errors import (
+    AuthError,
+    InvalidArgument,
+    MediagenError,
+    NotFoundError,
+    UncertainSubmitError,
+    UpstreamError,
+)
 
 from .config import Settings
 from .downloads import Downloader, saved_files
 from .files import InputPolicy
+from .journal import IdempotencyConflict, Journal, Record
 
 log = logging.getLogger("mediagen")
 
@@ -54,6 +63,7 @@ class GenerateArgs:
     seed: int | None = None
     extra: dict[str, Any] = field(default_factory=lambda: {})
     wait_seconds: float = 0
+    idempotency_key: str | None = None
 
 
 class ModelInfo(BaseModel):
@@ -93,6 +103,8 @@ class Service:
         self.downloader = Downloader(client, settings.output_dir, allow_private=settings.allow_private_urls)
         self._providers: dict[str, Provider] = {}
         self._downloads: dict[str, _Download] = {}
+        self._submitting: dict[str, anyio.Event] = {}
+        self.journal = Journal(settings.db_path)
         self.download_budget = DOWNLOAD_BUDGET
 
     # --- providers and models -------------------------------------------------------------------------
@@ -221,11 +233,73 @@ class Service:
         spec = await self.resolve_model(args.model)
         request = self.build_request(args)
         start = anyio.current_time()
-        task = await self.provider(spec.provider).submit(spec, request)
-        task = self.guide(task, spec.full_id)
+        task = await self.submit_once(spec, request, args)
         if args.wait_seconds > 0 and not task.terminal:
             task = await self.wait(task, args.wait_seconds, progress)
-        return await self.settle(task, self._left(start, args.wait_seconds))
+        return self.remember(await self.settle(task, self._left(start, args.wait_seconds)))
+
+    async def submit_once(self, spec: ModelSpec, request: GenerateRequest, args: GenerateArgs) -> Task:
+        """Journal first, then one POST. A repeated idempotency key returns the first task instead."""
+        arguments = journal_arguments(args)
+        key = args.idempotency_key
+        while True:
+            try:
+                record = self.journal.begin(
+                    provider=spec.provider, model=spec.full_id, arguments=arguments, idempotency_key=key
+                )
+            except IdempotencyConflict as exc:
+                raise InvalidArgument(
+                    "idempotency_key", f"already used with different arguments (task {exc.existing.task_id})"
+                ) from exc
+            if record.is_new:
+                break
+            if record.task_id is not None:
+                return await self.get_task(record.task_id)
+            pending = self._submitting.get(key or "")
+            if record.status == "submitting" and pending is not None:
+                await pending.wait()  # the same key is being submitted by a concurrent call: share its result
+                continue
+            raise UncertainSubmitError(
+                f"an earlier generate with this idempotency_key (journal record {record.id}, {record.status}) may "
+                "or may not have reached the provider; check list_tasks and the provider's dashboard before "
+                "using a new key.",
+                provider=spec.provider,
+            )
+        done = self._submitting[key] = anyio.Event() if key else anyio.Event()
+        settled = False
+        try:
+            task = await self.provider(spec.provider).submit(spec, request)
+            task = self.guide(task, spec.full_id)
+            self.journal.submitted(record.id, task)
+            settled = True
+            return task
+        except UncertainSubmitError as exc:
+            self.journal.submit_failed(record.id, code=exc.code, message=exc.message, uncertain=True)
+            settled = True
+            exc.message += f" (journal record {record.id}; list_tasks shows it)"
+            raise
+        except MediagenError as exc:
+            self.journal.submit_failed(
+                record.id, code=exc.code, message=exc.message, uncertain=False, retryable=exc.retryable
+            )
+            settled = True
+            raise
+        finally:
+            if not settled:  # cancelled mid-request: it may have reached the provider
+                with anyio.CancelScope(shield=True):
+                    self.journal.submit_failed(
+                        record.id, code="cancelled", message="the call was cancelled during submit", uncertain=True
+                    )
+            if key:
+                self._submitting.pop(key, None)
+            done.set()
+
+    def remember(self, task: Task) -> Task:
+        self.journal.update(task)
+        return task
+
+    def list_tasks(self, status: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
+        return [r.to_summary() for r in self.journal.list(status=status, limit=limit)]
 
     def parse_task_id(self, value: str) -> tuple[str, str]:
         match = _TASK_ID.match(value.strip())
@@ -241,8 +315,12 @@ class Service:
     async def get_task(self, value: str, wait_seconds: float = 0, progress: Progress | None = None) -> Task:
         name, native = self.parse_task_id(value)
         start = anyio.current_time()
+        record = self.journal.get(f"{name}:{native}")
+        finished = _from_record(record)
+        if finished is not None:
+            return self.guide(finished)  # terminal and saved: no provider call (polls cost quota)
         try:
-            task = self.guide(await self.provider(name).fetch(native))
+            task = self.guide(await self.provider(name).fetch(native), record.model if record else None)
         except (NotFoundError, UpstreamError):
             # The provider may have forgotten the task or its URL expired: answer from the saved copy.
             probe = Task(task_id=f"{name}:{native}", provider=name, status="completed")
@@ -251,10 +329,10 @@ class Service:
                 raise
             probe.files = files
             probe.result = TaskResult(media_type=_media_of(files[0]))
-            return self.guide(probe)
+            return self.guide(probe, record.model if record else None)
         if wait_seconds > 0 and not task.terminal:
             task = await self.wait(task, wait_seconds, progress)
-        return await self.settle(task, self._left(start, wait_seconds))
+        return self.remember(await self.settle(task, self._left(start, wait_seconds)))
 
     def _left(self, start: float, wait_seconds: float) -> float:
         """What is left of this call's budget for saving results (downloads go on in the background after)."""
@@ -334,9 +412,52 @@ class Service:
         task.next_action = next_action(task)
         return task
 
+    def recover(self) -> list[Record]:
+        """On start: submits a crash interrupted become "uncertain" (reported, never resent)."""
+        records = self.journal.recover()
+        for r in records:
+            log.warning("journal record %d (%s) was cut off while submitting: outcome uncertain", r.id, r.model)
+        return records
+
     async def aclose(self) -> None:
         for provider in self._providers.values():
             await provider.aclose()
+        self.journal.close()
+
+
+def journal_arguments(args: GenerateArgs) -> dict[str, Any]:
+    """What the journal keeps of a call: the arguments as given (data: URIs are shortened by the journal)."""
+    kept = {k: v for k, v in args.__dict__.items() if k not in ("wait_seconds", "idempotency_key")}
+    return {k: v for k, v in kept.items() if v not in (None, [], {})}
+
+
+def _from_record(record: Record | None) -> Task | None:
+    """A finished task rebuilt from the journal, when its saved files are all still there."""
+    if record is None or record.task_id is None or record.status not in ("completed", "failed"):
+        return None
+    if record.status == "completed" and not (record.files and all(Path(f).exists() for f in record.files)):
+        return None
+    error = TaskError.model_validate(record.error) if record.status == "failed" and record.error else None
+    if record.status == "failed" and error is None:
+        return None
+    urls = list(record.result_urls)
+    result = (
+        TaskResult(url=urls[0] if urls else None, urls=urls, media_type=_media_of(record.files[0]))
+        if record.files
+        else None
+    )
+    return Task(
+        task_id=record.task_id,
+        provider=record.provider,
+        model=record.model,
+        status=record.status,  # type: ignore[arg-type]
+        progress=100 if record.status == "completed" else None,
+        result=result,
+        files=list(record.files),
+        error=error,
+        credits_used=record.credits_used,
+        cost_unit=record.cost_unit,
+    )
 
 
 @dataclass

@@ -30,6 +30,7 @@ def make_settings(tmp_path: Path, **env: str) -> Settings:
         "MEDIAGEN_OUTPUT_DIR": str(tmp_path / "out"),
         "MEDIAGEN_ALLOWED_DIRS": str(inputs),
         "MEDIAGEN_SANDBOX_DELAY": "0.4",
+        "MEDIAGEN_DB": str(tmp_path / "tasks.db"),
     }
     return Settings.from_env({**base, **env})
 
@@ -56,6 +57,7 @@ def server_env(tmp_path: Path, **extra: str) -> dict[str, str]:
             "MEDIAGEN_OUTPUT_DIR": str(tmp_path / "out"),
             "MEDIAGEN_ALLOWED_DIRS": str(tmp_path / "inputs"),
             "MEDIAGEN_SANDBOX_DELAY": "0.5",
+            "MEDIAGEN_DB": str(tmp_path / "tasks.db"),
             "PYTHONPATH": str(PROJECT_ROOT),
         }
     )

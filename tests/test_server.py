@@ -30,7 +30,7 @@ def server(tmp_path: Path, network: NoNetwork):  # type: ignore[no-untyped-def]
 async def test_the_three_tools_are_listed_with_schemas_and_annotations(server: Any) -> None:
     async with Client(server) as client:
         tools = {t.name: t for t in (await client.list_tools()).tools}
-    assert set(tools) == {"generate", "get_task", "list_models"}
+    assert set(tools) == {"generate", "get_task", "list_models", "list_tasks"}
     assert tools["get_task"].annotations.read_only_hint and tools["list_models"].annotations.read_only_hint
     gen = tools["generate"].annotations
     assert gen.open_world_hint and gen.idempotent_hint is False and gen.read_only_hint is False

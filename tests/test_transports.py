@@ -38,7 +38,7 @@ async def test_over_stdio_the_tools_are_listed_and_a_2_second_video_is_made(tmp_
     )
     async with Client(params) as client:
         tools = {t.name: t for t in (await client.list_tools()).tools}
-        assert set(tools) == {"generate", "get_task", "list_models"}
+        assert set(tools) == {"generate", "get_task", "list_models", "list_tasks"}
         assert tools["generate"].input_schema["properties"]["duration"]["type"] == "number"
         task = structured(
             await client.call_tool("generate", {"model": "sandbox/video", "prompt": "fox", "duration": 2})
@@ -103,7 +103,7 @@ def test_stdout_carries_only_json_rpc_even_after_garbage_input(tmp_path: Path) -
         proc.stdout.close()
         if proc.stderr:
             proc.stderr.close()
-    assert {t["name"] for t in answers[2]["result"]["tools"]} == {"generate", "get_task", "list_models"}
+    assert {t["name"] for t in answers[2]["result"]["tools"]} == {"generate", "get_task", "list_models", "list_tasks"}
     assert answers[3]["result"]["structuredContent"]["models"]
 
 
@@ -114,10 +114,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def http_server(tmp_path: Path, *args: str, **env: str) -> Iterator[str]:
+def http_server(tmp_path: Path, *args: str, transport: str = "streamable-http", **env: str) -> Iterator[str]:
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "server", "--transport", "streamable-http", "--port", str(port), *args],
+        [sys.executable, "-m", "server", "--transport", transport, "--port", str(port), *args],
         cwd=PROJECT_ROOT,
         env=server_env(tmp_path, **env),
         stdout=subprocess.DEVNULL,
@@ -141,7 +141,7 @@ async def _wait_until_up(url: str, proc: subprocess.Popen[bytes]) -> None:
             while True:
                 assert proc.poll() is None, "server exited"
                 try:
-                    await client.get(url + "/mcp")
+                    await client.post(url + "/mcp")
                     return
                 except httpx.TransportError:
                     await anyio.sleep(0.05)
@@ -191,7 +191,7 @@ async def test_with_a_token_set_a_missing_or_wrong_token_is_refused(tmp_path: Pa
         assert missing.status_code == 401 and wrong.status_code == 401
         assert "s3cret" not in missing.text
         async with http_client(url, "s3cret-token") as client:
-            assert len((await client.list_tools()).tools) == 3
+            assert len((await client.list_tools()).tools) == 4
 
 
 def test_binding_beyond_loopback_without_a_token_is_refused(tmp_path: Path) -> None:
@@ -203,3 +203,60 @@ def test_binding_beyond_loopback_without_a_token_is_refused(tmp_path: Path) -> N
         timeout=30,
     )
     assert done.returncode != 0 and b"MEDIAGEN_HTTP_TOKEN" in done.stderr and done.stdout == b""
+
+
+async def test_an_oversize_body_is_refused_with_413_and_the_server_stays_up(tmp_path: Path) -> None:
+    with http_server(tmp_path) as url:
+        async with httpx.AsyncClient() as raw:
+            huge = {**INIT, "params": {**INIT["params"], "padding": "x" * (5 * 1024 * 1024)}}
+            big = await raw.post(url + "/mcp", json=huge, headers=HEADERS)
+            ok = await raw.post(url + "/mcp", json=INIT, headers=HEADERS)
+    assert big.status_code == 413 and ok.status_code == 200
+
+
+async def test_one_client_cannot_hold_more_than_its_share_of_slots() -> None:
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    from server.http_auth import HttpGuard
+
+    release = anyio.Event()
+    first_reply = anyio.Event()
+    active = 0
+    peak = 0
+
+    async def slow(request: Any) -> PlainTextResponse:
+        nonlocal active, peak
+        active += 1
+        peak = max(peak, active)
+        await release.wait()
+        active -= 1
+        return PlainTextResponse("ok")
+
+    guard = HttpGuard(Starlette(routes=[Route("/", slow, methods=["POST"])]), None, max_active=2, max_waiting=1)
+    transport = httpx.ASGITransport(app=guard)
+    statuses: list[int] = []
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+
+        async def call() -> None:
+            statuses.append((await client.post("/")).status_code)
+            first_reply.set()
+
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as group:
+                for _ in range(4):
+                    group.start_soon(call)
+                await first_reply.wait()  # the fourth request was refused while two run and one waits
+                release.set()
+    assert peak == 2 and sorted(statuses) == [200, 200, 200, 429]
+
+
+async def test_over_sse_the_tools_are_listed_and_called(tmp_path: Path) -> None:
+    from mcp.client.sse import sse_client
+
+    with http_server(tmp_path, transport="sse") as url:
+        async with Client(sse_client(url + "/sse")) as client:
+            assert len((await client.list_tools()).tools) == 4
+            listing = structured(await client.call_tool("list_models", {"provider": "sandbox"}))
+    assert {m["id"] for m in listing["models"]} == {"sandbox/image", "sandbox/video"}
