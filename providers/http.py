@@ -111,6 +111,10 @@ def error_for(
         if custom is not None:
             custom.provider = custom.provider or provider
             custom.status = status
+            if custom.code == code and code is not None:
+                # `code` names the kind of failure (the error class); the provider's own code is kept as data.
+                custom.code = type(custom).code
+            custom.provider_code = custom.provider_code or code
             return custom
     kw: dict[str, Any] = {"provider": provider, "status": status, "provider_code": code}
     detail = f"{provider} answered HTTP {status}: {message}"

@@ -55,7 +55,7 @@ def classify(status: int, code: str | None, message: str) -> MediagenError | Non
         return AuthError(
             f"NanoGPT refused {KEY_ENV} from this origin (api_key_origin_not_allowed: {message}). The key is limited "
             "to certain browser origins; use a key without an origin restriction for this server.",
-            code="api_key_origin_not_allowed",
+            provider_code="api_key_origin_not_allowed",
         )
     if status in (400, 403, 422) and ("content_policy" in words or "content policy" in words or "nsfw" in words):
         return ContentPolicyError(

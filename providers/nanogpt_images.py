@@ -25,6 +25,7 @@ import httpx
 from .base import MediaInput, ModelSpec, ParamSpec, Task, TaskResult, task_id
 from .errors import InvalidArgument, MediagenError, NotFoundError, UpstreamError
 from .http import Http
+from .sniff import EXTENSIONS, sniff_image
 
 log = logging.getLogger("mediagen.nanogpt")
 
@@ -106,17 +107,8 @@ def inline_uri(media: MediaInput, field: str, advice: str) -> str:
 
 def sniff(head: bytes) -> str | None:
     """The file extension of image bytes, or None when they are not an image."""
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "png"
-    if head.startswith(b"\xff\xd8\xff"):
-        return "jpg"
-    if head[:6] in (b"GIF87a", b"GIF89a"):
-        return "gif"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "webp"
-    if head[4:8] == b"ftyp" and head[8:12] in (b"avif", b"avis"):
-        return "avif"
-    return None
+    mime = sniff_image(head)
+    return EXTENSIONS[mime] if mime else None
 
 
 # ---- sizes ----

@@ -20,36 +20,14 @@ import httpx
 
 from providers.base import Task
 from providers.errors import MediagenError
-
-from .files import sniff_image
+from providers.sniff import EXTENSIONS, sniff_media
 
 MAX_DOWNLOAD = 512 * 1024 * 1024
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
-_EXT = {
-    "image/png": "png",
-    "image/jpeg": "jpg",
-    "image/webp": "webp",
-    "image/gif": "gif",
-    "image/avif": "avif",
-    "video/mp4": "mp4",
-    "video/quicktime": "mov",
-    "video/webm": "webm",
-}
 
 
 class DownloadRefused(MediagenError):
     code = "download_refused"
-
-
-def sniff_media(head: bytes) -> str | None:
-    image = sniff_image(head)
-    if image:
-        return image
-    if head[4:8] == b"ftyp":
-        return "video/quicktime" if head[8:10] == b"qt" else "video/mp4"
-    if head.startswith(b"\x1a\x45\xdf\xa3"):
-        return "video/webm"
-    return None
 
 
 def stem_for(task: Task) -> str:
@@ -147,7 +125,7 @@ class Downloader:
             mime = sniff_media(head)
             if mime is None or (media_type and not mime.startswith(media_type)):
                 raise DownloadRefused(f"the result is not the promised {media_type or 'image or video'}")
-            final = self.output_dir / f"{name}.{_EXT[mime]}"
+            final = self.output_dir / f"{name}.{EXTENSIONS[mime]}"
             os.replace(tmp, final)
             return str(final)
         finally:

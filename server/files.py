@@ -16,23 +16,9 @@ from pathlib import Path
 
 from providers.base import MediaInput
 from providers.errors import InvalidArgument
+from providers.sniff import sniff_image
 
 _DEVICE_ROOTS = (Path("/proc"), Path("/sys"), Path("/dev"))
-
-
-def sniff_image(head: bytes) -> str | None:
-    """The image MIME type of these bytes, whatever the file is called."""
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if head[:6] in (b"GIF87a", b"GIF89a"):
-        return "image/gif"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
-    if head[4:8] == b"ftyp" and head[8:12] in (b"avif", b"avis"):
-        return "image/avif"
-    return None
 
 
 def usable_allowed_dirs(dirs: Sequence[Path]) -> tuple[Path, ...]:

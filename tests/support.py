@@ -72,3 +72,17 @@ def python() -> str:
 def structured(result: Any) -> dict[str, Any]:
     assert not result.is_error, result.content
     return result.structured_content
+
+
+async def poll_to_end(client: Any, task: dict[str, Any]) -> list[dict[str, Any]]:
+    """Call get_task until the task ends (the fakes advance one step per poll); every task object seen, in order."""
+    seen = [task]
+    while task["status"] not in ("completed", "failed"):
+        task = structured(await client.call_tool("get_task", {"task_id": task["task_id"]}))
+        seen.append(task)
+    return seen
+
+
+async def generate_and_poll(client: Any, arguments: dict[str, Any]) -> list[dict[str, Any]]:
+    """generate, then poll to the end; every task object seen, in order."""
+    return await poll_to_end(client, structured(await client.call_tool("generate", arguments)))

@@ -22,7 +22,7 @@ from starlette.routing import Route
 from providers.base import Task, TaskResult
 from providers.sandbox_media import render_video
 from server.app import build_server
-from server.downloads import DownloadRefused, Downloader, check_public, saved_files
+from server.downloads import Downloader, DownloadRefused, saved_files
 from tests.fakes import uniall as uniall_fake
 from tests.fakes.loopback import Recorder, serve
 from tests.support import make_settings, png_bytes, structured

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from providers.errors import InvalidArgument
-from server.files import InputPolicy, sniff_image
+from providers.sniff import sniff_image
+from server.files import InputPolicy
 from tests.support import png_bytes
 
 CAP = 1024 * 1024

@@ -31,6 +31,7 @@ from providers.errors import (
 from providers.http import RetryPolicy
 from tests.fakes.loopback import Recorder, serve
 from tests.fakes.mountsea import make_app, media_bytes
+from tests.support import generate_and_poll
 
 pytestmark = pytest.mark.anyio
 
@@ -1217,7 +1218,6 @@ async def _run_over_stdio(
     params = StdioServerParameters(
         command=sys.executable, args=["-m", "server"], cwd=str(PROJECT_ROOT), env=_server_env(origin, tmp_path)
     )
-    seen: list[dict[str, Any]] = []
     refusal = ""
     with anyio.fail_after(90):
         async with Client(params) as client:
@@ -1225,17 +1225,7 @@ async def _run_over_stdio(
                 bad = await client.call_tool("generate", refused)
                 assert bad.is_error
                 refusal = " ".join(c.text for c in bad.content if isinstance(c, TextContent))
-            result = await client.call_tool("generate", arguments)
-            assert not result.is_error, result.content
-            task = result.structured_content
-            assert task is not None
-            seen.append(task)
-            while task["status"] not in ("completed", "failed"):
-                result = await client.call_tool("get_task", {"task_id": task["task_id"]})
-                assert not result.is_error, result.content
-                task = result.structured_content
-                assert task is not None
-                seen.append(task)
+            seen = await generate_and_poll(client, arguments)
     return seen, refusal
 
 

@@ -32,6 +32,7 @@ from providers.http import RetryPolicy
 from providers.nanogpt import NanoGPTProvider, create
 from tests.fakes.loopback import Recorder, serve
 from tests.fakes.nanogpt import TINY_MP4, TINY_PNG, make_app
+from tests.support import poll_to_end
 
 pytestmark = pytest.mark.anyio
 
@@ -786,7 +787,7 @@ async def test_403_origin_not_allowed_says_so(provider: NanoGPTProvider, router:
         }
     }
     error = await submit_error(provider, router, httpx.Response(403, json=body))
-    assert isinstance(error, AuthError) and error.code == "api_key_origin_not_allowed"
+    assert isinstance(error, AuthError) and error.provider_code == "api_key_origin_not_allowed"
     assert "NANOGPT_API_KEY" in error.message and "origin" in error.message and KEY not in error.message
 
 
@@ -893,11 +894,7 @@ async def test_end_to_end_video_and_image_over_stdio_against_the_fake(tmp_path: 
                 task = r.structured_content
                 assert task is not None and task["task_id"].startswith("nanogpt:vid_")
                 assert task["status"] == "pending" and task["model"] == "nanogpt/veo2-video"
-                while task["status"] not in ("completed", "failed"):
-                    r = await mcp_client.call_tool("get_task", {"task_id": task["task_id"]})
-                    assert not r.is_error, r.content
-                    task = r.structured_content
-                    assert task is not None
+                task = (await poll_to_end(mcp_client, task))[-1]
                 assert task["status"] == "completed"
                 assert task["result"]["url"].startswith(origin) and task["result"]["media_type"] == "video"
                 assert KEY not in json.dumps(task)

@@ -10,6 +10,7 @@ import anyio
 import pytest
 from mcp import Client
 
+from providers.base import UNIFIED_FIELDS
 from server.app import build_server
 from tests.support import NoNetwork, make_settings, png_bytes, structured
 
@@ -35,25 +36,7 @@ async def test_the_three_tools_are_listed_with_schemas_and_annotations(server: A
     gen = tools["generate"].annotations
     assert gen.open_world_hint and gen.idempotent_hint is False and gen.read_only_hint is False
     props = tools["generate"].input_schema["properties"]
-    for name in (
-        "model",
-        "prompt",
-        "image_urls",
-        "reference_image_urls",
-        "reference_video_urls",
-        "reference_audio_urls",
-        "video_url",
-        "audio_setting",
-        "duration",
-        "aspect_ratio",
-        "resolution",
-        "output_format",
-        "audio",
-        "extra",
-        "negative_prompt",
-        "seed",
-        "wait_seconds",
-    ):
+    for name in ("model", *UNIFIED_FIELDS, "extra", "wait_seconds", "idempotency_key"):
         assert name in props, name
     assert props["wait_seconds"]["maximum"] == 45
     assert "[1] = last frame" in props["image_urls"]["description"]

@@ -28,6 +28,7 @@ from providers.http import RetryPolicy
 from providers.uniall import UniallProvider, create
 from tests.fakes.loopback import Recorder, serve
 from tests.fakes.uniall import TINY_MP4, make_app
+from tests.support import poll_to_end
 
 pytestmark = pytest.mark.anyio
 
@@ -403,7 +404,8 @@ async def test_an_exhausted_quota_is_reported_as_insufficient_credits(
     router.post("/v1/video/generations").respond(403, json=body)
     with pytest.raises(InsufficientCreditsError, match="Top up your uniall balance") as info:
         await provider.submit(spec(provider, "viduq3p-540p"), GenerateRequest(prompt="p"))
-    assert info.value.provider == "uniall" and info.value.status == 403 and info.value.code == "insufficient_user_quota"
+    assert info.value.provider == "uniall" and info.value.status == 403
+    assert info.value.code == "insufficient_credits" and info.value.provider_code == "insufficient_user_quota"
 
 
 # --- polling -------------------------------------------------------------------------------------------------------
@@ -711,11 +713,7 @@ async def test_end_to_end_generate_and_get_task_over_stdio_against_the_fake(tmp_
                 task = r.structured_content
                 assert task is not None and task["task_id"].startswith("uniall:task_")
                 assert task["status"] == "pending" and task["model"] == "uniall/viduq3p-720p"
-                while task["status"] not in ("completed", "failed"):
-                    r = await mcp_client.call_tool("get_task", {"task_id": task["task_id"]})
-                    assert not r.is_error, r.content
-                    task = r.structured_content
-                    assert task is not None
+                task = (await poll_to_end(mcp_client, task))[-1]
                 assert task["status"] == "completed"
                 assert task["result"]["url"].startswith(origin) and task["result"]["media_type"] == "video"
                 assert KEY not in json.dumps(task)

@@ -33,7 +33,7 @@ from providers.errors import (
 from providers.http import RetryPolicy
 from tests.fakes.loopback import Recorder, serve
 from tests.fakes.vicsee import make_app
-from tests.support import PROJECT_ROOT, png_bytes
+from tests.support import PROJECT_ROOT, generate_and_poll, png_bytes
 
 pytestmark = pytest.mark.anyio
 
@@ -732,20 +732,9 @@ async def _run_over_stdio(origin: str, tmp_path: Path, arguments: dict[str, Any]
     params = StdioServerParameters(
         command=sys.executable, args=["-m", "server"], cwd=str(PROJECT_ROOT), env=_server_env(origin, tmp_path)
     )
-    seen: list[dict[str, Any]] = []
     with anyio.fail_after(90):
         async with Client(params) as client:
-            result = await client.call_tool("generate", arguments)
-            assert not result.is_error, result.content
-            task = result.structured_content
-            assert task is not None
-            seen.append(task)
-            while task["status"] not in ("completed", "failed"):
-                result = await client.call_tool("get_task", {"task_id": task["task_id"]})
-                assert not result.is_error, result.content
-                task = result.structured_content
-                assert task is not None
-                seen.append(task)
+            seen = await generate_and_poll(client, arguments)
             listed = await client.call_tool("list_models", {"provider": "vicsee", "limit": 500})
     return seen, listed
 
