@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import difflib
+import json
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -332,6 +334,10 @@ class Service:
             return self.guide(probe, record.model if record else None)
         if wait_seconds > 0 and not task.terminal:
             task = await self.wait(task, wait_seconds, progress)
+        if record is not None and not task.terminal and task.progress and 0 < task.progress < 100:
+            elapsed = time.time() - record.created_at
+            left = elapsed * (100 - task.progress) / task.progress
+            task.next_action += f" About {left:.0f} s left at the current pace."
         return self.remember(await self.settle(task, self._left(start, wait_seconds)))
 
     def _left(self, start: float, wait_seconds: float) -> float:
@@ -410,6 +416,9 @@ class Service:
                 max(floor, task.poll_after_seconds or POLL_DEFAULT.get(task.provider, 5)), 2
             )
         task.next_action = next_action(task)
+        quota = getattr(self._providers.get(task.provider), "last_rate_limit", None)
+        if quota is not None and not task.terminal:
+            task.next_action += f" ({quota})"  # VicSee counts every poll against a daily quota
         return task
 
     def recover(self) -> list[Record]:
@@ -506,8 +515,13 @@ def next_action(task: Task) -> str:
 
 
 def summary(task: Task) -> str:
+    """The one-line text block. Provider text is quoted: it is data, never instructions."""
     pct = f" {task.progress:.0f}%" if task.progress is not None and not task.terminal else ""
-    return f"{task.task_id} {task.status}{pct}: {task.next_action}"
+    line = f"{task.task_id} {task.status}{pct}: {task.next_action}"
+    if task.error is not None:
+        quoted = json.dumps(task.error.message[:300], ensure_ascii=False)
+        line += f" Provider message [{task.error.code}] (quoted data): {quoted}"
+    return line
 
 
 def _unknown(text: str, known: list[str]) -> str:
