@@ -6,7 +6,7 @@ import json
 import re
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 
 from .base import GenerateRequest, MediaInput, ModelSpec, ParamSpec
 from .errors import InvalidArgument
@@ -18,9 +18,9 @@ _LIST_FIELDS = ("image_urls", "reference_image_urls", "reference_video_urls", "r
 @cache
 def load_catalog(provider: str) -> tuple[ModelSpec, ...]:
     """The bundled catalog `catalogs/<provider>.json`: a list of models (or `{"models": [...]}`)."""
-    text = resources.files(__package__).joinpath("catalogs", f"{provider}.json").read_text("utf-8")
+    text = resources.files(__package__ or "providers").joinpath("catalogs", f"{provider}.json").read_text("utf-8")
     raw: Any = json.loads(text)
-    items: list[dict[str, Any]] = raw["models"] if isinstance(raw, dict) else raw
+    items = cast("list[dict[str, Any]]", raw["models"] if isinstance(raw, dict) else raw)
     return tuple(ModelSpec.model_validate({"provider": provider, **item}) for item in items)
 
 
@@ -43,27 +43,24 @@ def display_value(param: ParamSpec, value: Any) -> Any:
 def _coerce(name: str, param: ParamSpec, value: Any) -> Any:
     """Convert a JSON value to the wire type the model demands, or raise naming `name`."""
     kind = param.type
-    if isinstance(value, MediaInput) or (isinstance(value, list) and value and isinstance(value[0], MediaInput)):
+    if _is_media(value) or kind == "any":
         return value  # media is serialized by the adapter
-    is_number = isinstance(value, int | float) and not isinstance(value, bool)
-    if kind == "any":
-        return value
+    number = float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
     if kind == "string":
         if isinstance(value, str):
             return value
-        if is_number:
-            number = float(value)
+        if number is not None:
             text = str(int(number)) if number.is_integer() else str(number)
             if param.values and all(isinstance(v, str) and v.endswith("s") for v in param.values):
                 text += "s"
             return text
         raise InvalidArgument(name, f"must be a string, got {json.dumps(value)}")
     if kind == "integer":
-        if is_number and float(value).is_integer():
-            return int(value)
+        if number is not None and number.is_integer():
+            return int(number)
         raise InvalidArgument(name, f"must be a whole number, got {json.dumps(value)}")
     if kind == "number":
-        if is_number:
+        if number is not None:
             return value
         raise InvalidArgument(name, f"must be a number, got {json.dumps(value)}")
     if kind == "boolean":
@@ -72,11 +69,20 @@ def _coerce(name: str, param: ParamSpec, value: Any) -> Any:
         raise InvalidArgument(name, f"must be true or false, got {json.dumps(value)}")
     if kind == "array":
         if isinstance(value, list | tuple):
-            return list(value)  # pyright: ignore[reportUnknownArgumentType]
+            return list(cast("list[Any]", value))
         raise InvalidArgument(name, f"must be a list, got {json.dumps(value)}")
     if isinstance(value, dict):
-        return value  # pyright: ignore[reportUnknownVariableType]
+        return cast("dict[str, Any]", value)
     raise InvalidArgument(name, f"must be an object, got {json.dumps(value)}")
+
+
+def _is_media(value: Any) -> bool:
+    if isinstance(value, MediaInput):
+        return True
+    if not isinstance(value, list):
+        return False
+    items = cast("list[Any]", value)
+    return bool(items) and isinstance(items[0], MediaInput)
 
 
 def _check(name: str, param: ParamSpec, value: Any, model: ModelSpec) -> None:
@@ -134,7 +140,7 @@ def validate(model: ModelSpec, request: GenerateRequest) -> dict[str, Any]:
         if fname == "prompt" and isinstance(value, str) and not value.strip():
             continue  # a blank prompt counts as missing
         if fname in _LIST_FIELDS:
-            items: tuple[MediaInput, ...] = value
+            items = cast("tuple[MediaInput, ...]", value)
             if fname in by_field:
                 target = by_field[fname]
                 param = model.params[target]

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, cast
 
 import anyio
 import httpx
@@ -79,19 +79,20 @@ def error_fields(body: Any) -> tuple[str | None, str | None]:
     """(code, message) from the common error envelopes: {error:{code,message}}, {error:"..."}, {message}, ..."""
     if not isinstance(body, dict):
         return None, body if isinstance(body, str) and body else None
-    data: dict[str, Any] = body  # pyright: ignore[reportUnknownVariableType]
-    err = data.get("error")
+    data = cast("dict[str, Any]", body)
+    err: Any = data.get("error")
     code: Any = None
     message: Any = None
     if isinstance(err, dict):
-        code = err.get("code") or err.get("type")  # pyright: ignore[reportUnknownMemberType]
-        message = err.get("message") or err.get("msg")  # pyright: ignore[reportUnknownMemberType]
+        inner = cast("dict[str, Any]", err)
+        code = inner.get("code") or inner.get("type")
+        message = inner.get("message") or inner.get("msg")
     elif isinstance(err, str) and not data.get("message"):
         message = err  # NestJS bodies put the detail in "message" and a reason phrase in "error"
     code = code or data.get("code") or data.get("error_code")
     message = message or data.get("message") or data.get("error_message") or data.get("msg") or data.get("detail")
     if isinstance(message, list):
-        message = "; ".join(str(m) for m in message)  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+        message = "; ".join(str(m) for m in cast("list[Any]", message))
     return (str(code) if code not in (None, "") else None), (str(message) if message else None)
 
 

@@ -12,7 +12,7 @@ import re
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 import anyio.to_thread
@@ -130,7 +130,7 @@ class SandboxProvider:
             sandbox_media.render_image(out, state["prompt"], width=width, height=height, fmt=fmt, source=source)
 
 
-def _media(state: dict[str, Any]) -> str:
+def _media(state: dict[str, Any]) -> Literal["image", "video"]:
     return "video" if state["model"] == "video" else "image"
 
 

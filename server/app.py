@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,14 +16,16 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult, ContentBlock, ImageContent, ResourceLink, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
-from providers.base import MODES, Task
+from providers.base import Mode, Task
 from providers.errors import MediagenError
 
 from . import __version__
 from .config import Settings
+from .guidance import MAX_WAIT_SECONDS, summary
+from .models import ModelList
 from .previews import b64, preview_jpeg
 from .schema import compact
-from .service import MAX_WAIT_SECONDS, GenerateArgs, ModelList, Service, summary
+from .service import GenerateArgs, Service
 
 log = logging.getLogger("mediagen")
 
@@ -53,7 +55,6 @@ Wait = Annotated[
 ]
 Urls = Annotated[list[str] | None, Field(max_length=16)]
 MediaType = Literal["image", "video"]
-ModeName = Literal[MODES]  # type: ignore[valid-type]
 
 
 TaskState = Literal["submitting", "uncertain", "submit_failed", "pending", "processing", "completed", "failed"]
@@ -102,7 +103,7 @@ def build_server(settings: Settings | None = None, client_factory: ClientFactory
     settings = settings or Settings.from_env()
 
     @asynccontextmanager
-    async def lifespan(_: MCPServer[Any]) -> AsyncIterator[AppState]:
+    async def lifespan(_: MCPServer[Any]) -> AsyncGenerator[AppState]:
         async with client_factory() as client, anyio.create_task_group() as background:
             service = Service(settings, client, background)
             service.recover()
@@ -204,7 +205,7 @@ def build_server(settings: Settings | None = None, client_factory: ClientFactory
         ctx: Context[Any],
         provider: Annotated[str | None, Field(description="sandbox, vicsee, nanogpt, mountsea, uniall")] = None,
         media_type: MediaType | None = None,
-        mode: ModeName | None = None,
+        mode: Mode | None = None,
         query: Annotated[
             str | None, Field(max_length=200, description="Free text, e.g. 'cheap 1080p with audio'")
         ] = None,

@@ -8,11 +8,14 @@ under a name that says provider, model and task, never outside the output folder
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 import re
 import socket
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urljoin, urlsplit
 
 import anyio
@@ -22,6 +25,7 @@ from providers.base import Task
 from providers.errors import MediagenError
 from providers.sniff import EXTENSIONS, sniff_media
 
+log = logging.getLogger("mediagen")
 MAX_DOWNLOAD = 512 * 1024 * 1024
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -130,3 +134,28 @@ class Downloader:
             return str(final)
         finally:
             tmp.unlink(missing_ok=True)
+
+
+@dataclass
+class DownloadJob:
+    """One background download; the calls that want its files wait on `done`."""
+
+    done: anyio.Event = field(default_factory=anyio.Event)
+    files: list[str] = field(default_factory=lambda: [])
+    error: MediagenError | None = None
+
+    async def run(self, downloader: Downloader, task: Task) -> None:
+        try:
+            self.files = await downloader.save(task)
+        except MediagenError as exc:
+            log.warning("could not save %s: %s", task.task_id, exc.message)
+            self.error = exc
+        except (httpx.HTTPError, OSError) as exc:
+            log.warning("could not save %s: %s", task.task_id, type(exc).__name__)
+            self.error = MediagenError(f"download failed: {type(exc).__name__}", retryable=True)
+        finally:
+            self.done.set()
+
+
+def media_of(path: str) -> Literal["image", "video"]:
+    return "video" if path.rsplit(".", 1)[-1].lower() in ("mp4", "mov", "webm") else "image"

@@ -34,13 +34,13 @@ def preview_jpeg(path: Path, media_type: str | None) -> bytes | None:
     from PIL import UnidentifiedImageError
 
     if media_type == "video" or path.suffix.lower() in (".mp4", ".mov", ".webm"):
-        import av
+        import av.error
 
         from providers.sandbox_media import poster_frame
 
         try:
             return _shrink(poster_frame(path))
-        except (OSError, ValueError, UnidentifiedImageError, av.FFmpegError):
+        except (OSError, ValueError, UnidentifiedImageError, av.error.FFmpegError):
             return None
     try:
         return _shrink(path)

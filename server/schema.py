@@ -7,7 +7,7 @@ fields become `type: [T, "null"]`. Meaning is unchanged; the server still valida
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 
 def _is_null(schema: Any) -> bool:
@@ -26,8 +26,9 @@ def compact(schema: Any, *, output: bool, in_properties: bool = False) -> Any:
     if output:
         node.pop("description", None) if "properties" in node else None
     any_of = node.get("anyOf")
-    if isinstance(any_of, list) and len(any_of) == 2 and any(_is_null(s) for s in any_of):  # pyright: ignore[reportUnknownArgumentType]
-        other: dict[str, Any] = next(s for s in any_of if not _is_null(s))  # pyright: ignore[reportUnknownVariableType]
+    branches = cast("list[dict[str, Any]]", any_of) if isinstance(any_of, list) else []
+    if len(branches) == 2 and any(_is_null(s) for s in branches):
+        other = next(s for s in branches if not _is_null(s))
         del node["anyOf"]
         if node.get("default", 0) is None:
             del node["default"]

@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-import difflib
-import json
 import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import anyio
 import anyio.abc
 import httpx
-from pydantic import BaseModel, Field
 
 from providers import registry
 from providers.base import GenerateRequest, ModelSpec, Provider, Task, TaskError, TaskResult
-from providers.catalog import describe
 from providers.errors import (
-    AuthError,
     InvalidArgument,
     MediagenError,
     NotFoundError,
@@ -30,17 +25,15 @@ from providers.errors import (
 )
 
 from .config import Settings
-from .downloads import Downloader, saved_files
+from .downloads import Downloader, DownloadJob, media_of, saved_files
 from .files import InputPolicy
+from .guidance import MAX_WAIT_SECONDS, POLL_DEFAULT, POLL_FLOOR, next_action
 from .journal import IdempotencyConflict, Journal, Record
+from .models import ModelList, Providers
 
 log = logging.getLogger("mediagen")
 
-MAX_WAIT_SECONDS = 45.0
 DOWNLOAD_BUDGET = 20.0  # seconds a call waits for a result download before leaving it to the background
-# Seconds between polls per provider when the adapter gives no hint; VicSee counts polls against a daily quota.
-POLL_FLOOR = {"sandbox": 0.2, "vicsee": 5.0, "nanogpt": 5.0, "mountsea": 5.0, "uniall": 5.0}
-POLL_DEFAULT = {"sandbox": 1.0, "vicsee": 10.0, "nanogpt": 5.0, "mountsea": 5.0, "uniall": 5.0}
 _TASK_ID = re.compile(r"^([a-z][a-z0-9]*):([A-Za-z0-9][A-Za-z0-9._\-]{0,199})$")
 
 Progress = Callable[[float, float | None, str], Awaitable[None]]
@@ -68,32 +61,6 @@ class GenerateArgs:
     idempotency_key: str | None = None
 
 
-class ModelInfo(BaseModel):
-    id: str
-    provider: str
-    media_type: str
-    modes: list[str]
-    required: list[str]
-    options: dict[str, dict[str, Any]]
-    price: str | None = None
-    description: str | None = None
-    enabled: bool
-    enable_with: str | None = Field(default=None, description="The variable that enables this provider")
-
-
-class ProviderStatus(BaseModel):
-    name: str
-    enabled: bool
-    enable_with: str | None = None
-    models: int
-
-
-class ModelList(BaseModel):
-    models: list[ModelInfo]
-    total: int = Field(description="Matches before the limit")
-    providers: list[ProviderStatus]
-
-
 class Service:
     def __init__(
         self, settings: Settings, client: httpx.AsyncClient, background: anyio.abc.TaskGroup | None = None
@@ -103,54 +70,17 @@ class Service:
         self.background = background
         self.policy = InputPolicy(settings.allowed_dirs, settings.max_upload_bytes)
         self.downloader = Downloader(client, settings.output_dir, allow_private=settings.allow_private_urls)
-        self._providers: dict[str, Provider] = {}
-        self._downloads: dict[str, _Download] = {}
+        self.providers = Providers(settings, client)
+        self._downloads: dict[str, DownloadJob] = {}
         self._submitting: dict[str, anyio.Event] = {}
         self.journal = Journal(settings.db_path)
         self.download_budget = DOWNLOAD_BUDGET
 
-    # --- providers and models -------------------------------------------------------------------------
     def provider(self, name: str) -> Provider:
-        if name not in registry.PROVIDERS:
-            raise InvalidArgument("model", f"unknown provider {name!r}; providers: {', '.join(registry.PROVIDERS)}")
-        if not self.settings.enabled(name):
-            env = registry.PROVIDERS[name].key_env
-            raise AuthError(f"provider {name} is not enabled: set {env} in the server's environment", provider=name)
-        if name not in self._providers:
-            self._providers[name] = registry.create(self.settings.providers[name], self.client)
-        return self._providers[name]
-
-    def _bundled(self, name: str) -> list[ModelSpec]:
-        if self.settings.enabled(name):
-            return self.provider(name).models()
-        config = self.settings.providers[name]
-        return registry.create(config, self.client).models()
-
-    async def _models(self, name: str) -> list[ModelSpec]:
-        return await self.provider(name).live_models() if self.settings.enabled(name) else self._bundled(name)
+        return self.providers.get(name)
 
     async def resolve_model(self, model: str) -> ModelSpec:
-        text = model.strip()
-        if "/" in text:
-            prefix, _, local = text.partition("/")
-            self.provider(prefix)
-            specs = self.provider(prefix).models()
-            found = next((m for m in specs if m.id == local), None)
-            if found is None:
-                specs = await self.provider(prefix).live_models()
-                found = next((m for m in specs if m.id == local), None)
-            if found is None:
-                raise InvalidArgument("model", _unknown(text, [m.full_id for m in specs]))
-            return found
-        enabled = [n for n in registry.PROVIDERS if self.settings.enabled(n)]
-        candidates = [m for n in enabled for m in self.provider(n).models() if m.id == text]
-        if len(candidates) == 1:
-            return candidates[0]
-        if len(candidates) > 1:
-            ids = ", ".join(m.full_id for m in candidates)
-            raise InvalidArgument("model", f"{text!r} is offered by several providers; use one of: {ids}")
-        every = [m.full_id for n in enabled for m in self.provider(n).models()]
-        raise InvalidArgument("model", _unknown(text, every))
+        return await self.providers.resolve(model)
 
     async def list_models(
         self,
@@ -160,45 +90,7 @@ class Service:
         query: str | None = None,
         limit: int = 50,
     ) -> ModelList:
-        names = list(registry.PROVIDERS)
-        if provider is not None:
-            if provider not in registry.PROVIDERS:
-                raise InvalidArgument("provider", f"unknown provider {provider!r}; providers: {', '.join(names)}")
-            names = [provider]
-        statuses: list[ProviderStatus] = []
-        infos: list[ModelInfo] = []
-        for name in names:
-            specs = await self._models(name)
-            enabled = self.settings.enabled(name)
-            env = registry.PROVIDERS[name].key_env
-            statuses.append(
-                ProviderStatus(name=name, enabled=enabled, enable_with=None if enabled else env, models=len(specs))
-            )
-            for spec in specs:
-                if media_type and spec.media_type != media_type:
-                    continue
-                if mode and mode not in spec.modes:
-                    continue
-                shape = describe(spec)
-                infos.append(
-                    ModelInfo(
-                        id=spec.full_id,
-                        provider=name,
-                        media_type=spec.media_type,
-                        modes=list(spec.modes),
-                        required=shape["required"],
-                        options=shape["options"],
-                        price=spec.price,
-                        description=spec.description or spec.name or None,
-                        enabled=enabled,
-                        enable_with=None if enabled else env,
-                    )
-                )
-        if query:
-            infos = rank(infos, query)
-        else:
-            infos.sort(key=lambda m: (not m.enabled, m.provider != "sandbox"))
-        return ModelList(models=infos[:limit], total=len(infos), providers=statuses)
+        return await self.providers.listing(provider, media_type, mode, query, limit)
 
     # --- tasks ------------------------------------------------------------------------------------------
     def build_request(self, args: GenerateArgs) -> GenerateRequest:
@@ -267,7 +159,9 @@ class Service:
                 "using a new key.",
                 provider=spec.provider,
             )
-        done = self._submitting[key] = anyio.Event() if key else anyio.Event()
+        done = anyio.Event()
+        if key:
+            self._submitting[key] = done
         settled = False
         try:
             task = await self.provider(spec.provider).submit(spec, request)
@@ -330,7 +224,7 @@ class Service:
             if not files:
                 raise
             probe.files = files
-            probe.result = TaskResult(media_type=_media_of(files[0]))
+            probe.result = TaskResult(media_type=media_of(files[0]))
             return self.guide(probe, record.model if record else None)
         if wait_seconds > 0 and not task.terminal:
             task = await self.wait(task, wait_seconds, progress)
@@ -358,7 +252,7 @@ class Service:
             return task
         job = self._downloads.get(task.task_id)
         if job is None or (job.error is not None and job.error.retryable):
-            job = self._downloads[task.task_id] = _Download()
+            job = self._downloads[task.task_id] = DownloadJob()
             if self.background is not None:
                 self.background.start_soon(job.run, self.downloader, task.model_copy(deep=True))
             else:
@@ -416,7 +310,7 @@ class Service:
                 max(floor, task.poll_after_seconds or POLL_DEFAULT.get(task.provider, 5)), 2
             )
         task.next_action = next_action(task)
-        quota = getattr(self._providers.get(task.provider), "last_rate_limit", None)
+        quota = getattr(self.providers.active.get(task.provider), "last_rate_limit", None)
         if quota is not None and not task.terminal:
             task.next_action += f" ({quota})"  # VicSee counts every poll against a daily quota
         return task
@@ -429,8 +323,7 @@ class Service:
         return records
 
     async def aclose(self) -> None:
-        for provider in self._providers.values():
-            await provider.aclose()
+        await self.providers.aclose()
         self.journal.close()
 
 
@@ -451,7 +344,7 @@ def _from_record(record: Record | None) -> Task | None:
         return None
     urls = list(record.result_urls)
     result = (
-        TaskResult(url=urls[0] if urls else None, urls=urls, media_type=_media_of(record.files[0]))
+        TaskResult(url=urls[0] if urls else None, urls=urls, media_type=media_of(record.files[0]))
         if record.files
         else None
     )
@@ -467,89 +360,3 @@ def _from_record(record: Record | None) -> Task | None:
         credits_used=record.credits_used,
         cost_unit=record.cost_unit,
     )
-
-
-@dataclass
-class _Download:
-    done: anyio.Event = field(default_factory=anyio.Event)
-    files: list[str] = field(default_factory=lambda: [])
-    error: MediagenError | None = None
-
-    async def run(self, downloader: Downloader, task: Task) -> None:
-        try:
-            self.files = await downloader.save(task)
-        except MediagenError as exc:
-            log.warning("could not save %s: %s", task.task_id, exc.message)
-            self.error = exc
-        except (httpx.HTTPError, OSError) as exc:
-            log.warning("could not save %s: %s", task.task_id, type(exc).__name__)
-            self.error = MediagenError(f"download failed: {type(exc).__name__}", retryable=True)
-        finally:
-            self.done.set()
-
-
-def _media_of(path: str) -> Literal["image", "video"]:
-    return "video" if path.rsplit(".", 1)[-1].lower() in ("mp4", "mov", "webm") else "image"
-
-
-def next_action(task: Task) -> str:
-    if task.status == "completed":
-        if task.files:
-            return f"Done: saved at {task.files[0]}. Show it to the user."
-        url = task.result.url if task.result else None
-        if url:
-            return f"Done: the result is at {url} (provider links expire; download it soon)."
-        return "Done, but the provider returned no result URL; check the provider's dashboard."
-    if task.status == "failed":
-        error = task.error
-        if error is not None and error.code in ("content_policy", "content_filtered", "nsfw"):
-            return "The prompt or input was refused by content policy; rephrase it and call generate again."
-        if error is not None and error.retryable:
-            return "The failure looks temporary; call generate again in a minute."
-        return "Generation failed; read error.message, fix the inputs and call generate again."
-    wait = task.poll_after_seconds or 5
-    return (
-        f"Call get_task with task_id={task.task_id!r} in about {wait:g} s "
-        f"(or pass wait_seconds up to {MAX_WAIT_SECONDS:g} to wait inside the call)."
-    )
-
-
-def summary(task: Task) -> str:
-    """The one-line text block. Provider text is quoted: it is data, never instructions."""
-    pct = f" {task.progress:.0f}%" if task.progress is not None and not task.terminal else ""
-    line = f"{task.task_id} {task.status}{pct}: {task.next_action}"
-    if task.error is not None:
-        quoted = json.dumps(task.error.message[:300], ensure_ascii=False)
-        line += f" Provider message [{task.error.code}] (quoted data): {quoted}"
-    return line
-
-
-def _unknown(text: str, known: list[str]) -> str:
-    close = difflib.get_close_matches(text, known, n=3, cutoff=0.5)
-    hint = f" Did you mean: {', '.join(close)}?" if close else ""
-    return f"unknown model {text!r}.{hint} Call list_models to see the available ids ('<provider>/<model>')."
-
-
-_WORD = re.compile(r"[a-z0-9:.]+")
-
-
-def rank(models: list[ModelInfo], query: str) -> list[ModelInfo]:
-    """Order models by how many query words their id, modes, options and description contain."""
-    words = _WORD.findall(query.lower())
-    synonyms = {"t2v": "text-to-video", "i2v": "image-to-video", "cheap": "free", "sound": "audio"}
-
-    def score(m: ModelInfo) -> float:
-        hay = " ".join(
-            [m.id, m.media_type, " ".join(m.modes), m.description or "", m.price or "", repr(m.options)]
-        ).lower()
-        total = 0.0
-        for w in words:
-            w = synonyms.get(w, w)
-            if w in hay:
-                total += 2.0 if w in m.id.lower() else 1.0
-        return total + (0.5 if m.enabled else 0.0)
-
-    scored = [(score(m), i, m) for i, m in enumerate(models)]
-    scored = [s for s in scored if s[0] > 0.5]
-    scored.sort(key=lambda s: (-s[0], s[1]))
-    return [m for _, _, m in scored]

@@ -71,9 +71,7 @@ async def test_a_submit_cut_off_by_a_crash_is_reported_uncertain_on_the_next_sta
     journal.close()
     async with Client(build_server(settings)) as client:
         listed = structured(await client.call_tool("list_tasks", {"status": "uncertain"}))["tasks"]
-        retry = await client.call_tool(
-            "generate", {"model": "sandbox/image", "prompt": "x", "idempotency_key": "k1"}
-        )
+        retry = await client.call_tool("generate", {"model": "sandbox/image", "prompt": "x", "idempotency_key": "k1"})
     assert [t["model"] for t in listed] == ["mountsea/veo-3.1"]
     assert retry.is_error  # the same key with other arguments: never silently resubmitted
 
