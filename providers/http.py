@@ -161,6 +161,7 @@ class Http:
         secret: str | None = None,
         classify: Classifier | None = None,
         policy: RetryPolicy | None = None,
+        on_response: Callable[[httpx.Response], None] | None = None,
     ) -> None:
         self.client = client
         self.provider = provider
@@ -170,6 +171,7 @@ class Http:
         self.secret = secret
         self.classify = classify
         self.policy = policy or RetryPolicy()
+        self.on_response = on_response  # sees every response, e.g. to read quota headers
 
     def url(self, path: str) -> str:
         return path if path.startswith(("http://", "https://")) else self.base_url + path
@@ -187,9 +189,12 @@ class Http:
                             f"{self.provider} sent a response larger than {cap // (1024 * 1024)} MB",
                             provider=self.provider,
                         )
-        return httpx.Response(
+        complete = httpx.Response(
             response.status_code, headers=response.headers, content=bytes(body), request=response.request
         )
+        if self.on_response is not None:
+            self.on_response(complete)
+        return complete
 
     def _error(self, response: httpx.Response) -> MediagenError:
         return error_for(

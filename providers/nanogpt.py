@@ -85,18 +85,8 @@ class NanoGPTProvider:
         # The OpenAI-compatible image route documents Bearer auth; generation runs inside the request.
         image_headers = {**headers, "Authorization": f"Bearer {config.api_key}"} if config.api_key else {}
         image_policy = dataclasses.replace(policy, deadline=max(policy.deadline, img.IMAGE_TIMEOUT.read or 0.0))
-        download = Http(
-            client,
-            provider=NAME,
-            base_url=config.base_url,
-            secret=config.api_key,
-            policy=dataclasses.replace(policy, max_body=img.DOWNLOAD_LIMIT),
-        )
         self.images = img.NanoImages(
-            Http(client, headers=image_headers, policy=image_policy, **common),
-            download,
-            output_dir=config.output_dir,
-            origin=config.base_url,
+            Http(client, headers=image_headers, policy=image_policy, **common), output_dir=config.output_dir
         )
         self._lock = anyio.Lock()
         self._live: list[ModelSpec] | None = None

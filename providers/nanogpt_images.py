@@ -17,7 +17,6 @@ import re
 import uuid
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import anyio.to_thread
 import httpx
@@ -31,7 +30,6 @@ log = logging.getLogger("mediagen.nanogpt")
 
 NAME = "nanogpt"
 INLINE_LIMIT = 4 * 1024 * 1024  # NanoGPT's cap for base64 uploads, measured on the encoded data URI
-DOWNLOAD_LIMIT = 50 * 1024 * 1024
 IMAGE_TIMEOUT = httpx.Timeout(240.0, connect=15.0)  # generation happens inside the request
 IMAGE_ID = re.compile(r"^img_[0-9a-f]{32}$")
 _RATIOS = ("1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3", "21:9", "9:21", "5:4", "4:5")
@@ -179,12 +177,10 @@ def _inline_only(media: MediaInput, field: str) -> str:
 
 
 class NanoImages:
-    def __init__(self, http: Http, download: Http, *, output_dir: str, origin: str) -> None:
+    def __init__(self, http: Http, *, output_dir: str) -> None:
         self.http = http
-        self.download = download
         self.output_dir = Path(output_dir or ".")
         self.records = self.output_dir / ".nanogpt"
-        self.origin = origin.rstrip("/")
 
     async def generate(self, model: ModelSpec, wire: dict[str, Any]) -> Task:
         body = image_body(model, wire)
@@ -198,8 +194,7 @@ class NanoImages:
             url = text(entry.get("url"))
             data = _decode(entry.get("b64_json"))
             if url:
-                urls.append(url)
-                data = data or await self._fetch_bytes(url)
+                urls.append(url)  # the server saves URL results (with its private-address checks on every hop)
             if data is not None:
                 name = _file_name(model.id, native, index, sniff(data[:16]) or "png")
                 try:
@@ -241,22 +236,6 @@ class NanoImages:
         except (OSError, ValueError):
             raise NotFoundError(f"no NanoGPT image {native_id!r} under {self.output_dir}", provider=NAME) from None
         return _task(record)
-
-    async def _fetch_bytes(self, url: str) -> bytes | None:
-        """The image behind a result URL (https, or on the configured origin), or None; the URL is still returned."""
-        parts = urlsplit(url)
-        if parts.scheme != "https" and f"{parts.scheme}://{parts.netloc}" != self.origin:
-            return None
-        try:
-            response = await self.download.get(url, auth=False)
-        except MediagenError as exc:
-            log.warning("nanogpt: could not download the image result: %s", exc.message)
-            return None
-        data = response.content
-        if sniff(data[:16]) is None:
-            log.warning("nanogpt: the image result URL did not serve an image")
-            return None
-        return data
 
     def _save(self, name: str, data: bytes) -> str:
         self.output_dir.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,6 @@ and the `X-RateLimit-*` headers of every response are kept in `last_rate_limit`.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -90,18 +89,6 @@ _MESSAGES: dict[str, tuple[type[MediagenError], str | None, str]] = {
 }
 
 
-class _QuotaHttp(Http):
-    """`Http` that reads the quota headers of error responses too (the classifier only gets status/code/message)."""
-
-    def __init__(self, *args: Any, on_headers: Callable[[httpx.Headers], None], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.on_headers = on_headers
-
-    def _error(self, response: httpx.Response) -> MediagenError:
-        self.on_headers(response.headers)
-        return super()._error(response)
-
-
 @dataclass
 class _Budget:
     left: int
@@ -122,12 +109,12 @@ class VicSeeProvider:
             "key_env": KEY_ENV,
             "secret": config.api_key,
             "classify": self._classify,
-            "on_headers": self._note,
+            "on_response": self._note,
         }
-        self._http = _QuotaHttp(client, headers=headers, policy=policy, **common)
+        self._http = Http(client, headers=headers, policy=policy, **common)
         # The public model list gets few retries: on failure the bundled catalog is a fine answer.
         quick = dataclasses.replace(policy or RetryPolicy(), attempts=min(2, (policy or RetryPolicy()).attempts))
-        self._public = _QuotaHttp(client, headers={"User-Agent": USER_AGENT}, policy=quick, **common)
+        self._public = Http(client, headers={"User-Agent": USER_AGENT}, policy=quick, **common)
         # Upload PUTs go to presigned storage URLs: no key, and no VicSee error codes (a 403 there is a bad signature).
         self._storage = Http(client, provider=NAME, base_url=base, secret=config.api_key, policy=policy)
         self._catalog = list(load_catalog(NAME))
@@ -219,7 +206,8 @@ class VicSeeProvider:
         return None  # the client belongs to the server
 
     # --- parsing --------------------------------------------------------------------------------------
-    def _note(self, headers: httpx.Headers) -> None:
+    def _note(self, response: httpx.Response) -> None:
+        headers = response.headers
         self._seen = RateLimit.from_headers(headers)
         self._retry_after = retry_after_seconds(headers.get("retry-after"))
         if self._seen is not None:
@@ -227,7 +215,6 @@ class VicSeeProvider:
 
     def _unwrap(self, response: httpx.Response) -> dict[str, Any]:
         """`data` of a 2xx envelope; a 2xx with `success: false` is an error like any other."""
-        self._note(response.headers)
         body: Any = self._http.json(response)
         envelope: dict[str, Any] = body if isinstance(body, dict) else {}  # pyright: ignore[reportUnknownVariableType]
         if envelope.get("success") is False:
