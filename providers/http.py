@@ -38,7 +38,7 @@ class RetryPolicy:
     base_delay: float = 0.5
     max_delay: float = 8.0
     retry_after_cap: float = 30.0  # beyond this, fail fast and tell the agent when to retry
-    deadline: float = 60.0  # whole-call budget for one request, retries excluded
+    deadline: float = 30.0  # whole-call budget: a GET's retries included, so no call outlives a client's timeout
     max_body: int = 16 * 1024 * 1024
 
 
@@ -137,11 +137,11 @@ def error_for(
     return BadRequestError(detail, retryable=False, **kw)
 
 
-def parse_json(response: httpx.Response, provider: str) -> Any:
+def parse_json(response: httpx.Response, provider: str, secret: str | None = None) -> Any:
     try:
         return response.json()
     except ValueError as exc:
-        summary = clean_text(response.text, limit=120)
+        summary = clean_text(response.text, secret, limit=120)
         raise UpstreamError(
             f"{provider} sent an unreadable response (HTTP {response.status_code}): {summary}", provider=provider
         ) from exc
@@ -176,10 +176,12 @@ class Http:
     def url(self, path: str) -> str:
         return path if path.startswith(("http://", "https://")) else self.base_url + path
 
-    async def _send(self, method: str, url: str, *, auth: bool = True, **kwargs: Any) -> httpx.Response:
+    async def _send(
+        self, method: str, url: str, *, auth: bool = True, budget: float | None = None, **kwargs: Any
+    ) -> httpx.Response:
         headers = {**(self.headers if auth else {}), **kwargs.pop("headers", {})}
         cap = self.policy.max_body
-        with anyio.fail_after(self.policy.deadline):
+        with anyio.fail_after(budget if budget is not None else self.policy.deadline):
             async with self.client.stream(method, url, headers=headers, **kwargs) as response:
                 body = bytearray()
                 async for chunk in response.aiter_bytes():
@@ -206,30 +208,38 @@ class Http:
         return backoff * (0.5 + random.random() / 2)
 
     async def get(self, path: str, *, auth: bool = True, **kwargs: Any) -> httpx.Response:
-        """A GET with retries; returns a 2xx response or raises the mapped error."""
-        last: MediagenError | None = None
+        """A GET with retries, all within one deadline; returns a 2xx response or raises the mapped error."""
+        end = anyio.current_time() + self.policy.deadline
+        last = UpstreamError(
+            f"{self.provider} did not answer within {self.policy.deadline:g} s", provider=self.provider
+        )
         for attempt in range(self.policy.attempts):
+            left = end - anyio.current_time()
+            if left <= 0:
+                break
             try:
-                response = await self._send("GET", self.url(path), auth=auth, **kwargs)
-            except (httpx.TransportError, TimeoutError) as exc:
+                response = await self._send("GET", self.url(path), auth=auth, budget=left, **kwargs)
+            except TimeoutError:
+                break  # the whole budget is spent
+            except httpx.TransportError as exc:
                 last = UpstreamError(
                     f"{self.provider} could not be reached: {type(exc).__name__}", provider=self.provider
                 )
+                wait = self._delay(attempt)
             else:
                 if response.is_success:
                     return response
                 last = self._error(response)
                 if not last.retryable:
                     raise last
+                wait = self._delay(attempt)
                 if isinstance(last, RateLimitedError) and last.retry_after is not None:
                     if last.retry_after > self.policy.retry_after_cap:
                         raise last
-                    if attempt + 1 < self.policy.attempts:
-                        await anyio.sleep(last.retry_after)
-                        continue
-            if attempt + 1 < self.policy.attempts:
-                await anyio.sleep(self._delay(attempt))
-        assert last is not None
+                    wait = last.retry_after
+            if attempt + 1 >= self.policy.attempts or anyio.current_time() + wait >= end:
+                break
+            await anyio.sleep(wait)
         raise last
 
     async def post(self, path: str, *, auth: bool = True, **kwargs: Any) -> httpx.Response:
@@ -280,7 +290,21 @@ class Http:
         return response
 
     def json(self, response: httpx.Response) -> Any:
-        return parse_json(response, self.provider)
+        return parse_json(response, self.provider, self.secret)
+
+    async def post_json(self, path: str, **kwargs: Any) -> tuple[httpx.Response, Any]:
+        """A submit and its JSON answer. A 2xx answer that cannot be read may still mean a task was created (and
+        billed), so it is reported as an uncertain outcome, never as a plain failure that invites a resend."""
+        response = await self.post(path, **kwargs)
+        try:
+            return response, response.json()
+        except ValueError as exc:
+            summary = clean_text(response.text, self.secret, limit=120)
+            raise UncertainSubmitError(
+                f"{self.provider} answered HTTP {response.status_code} with an unreadable body ({summary}); the task "
+                "may or may not have been created (and billed). Check the provider's dashboard before trying again.",
+                provider=self.provider,
+            ) from exc
 
 
 def dumps(body: Any) -> bytes:

@@ -30,7 +30,7 @@ from .base import (
     task_id,
 )
 from .catalog import load_catalog, validate
-from .errors import AuthError, ContentPolicyError, InvalidArgument, MediagenError, UpstreamError
+from .errors import AuthError, ContentPolicyError, InvalidArgument, MediagenError, UncertainSubmitError, UpstreamError
 from .http import Http, RetryPolicy, clean_text, error_fields
 
 NAME = "mountsea"
@@ -94,17 +94,16 @@ class MountseaProvider:
         self._require_key()
         body = {"model": model.id, "input": {name: _wire_value(value) for name, value in wire.items()}}
         endpoint = model.endpoint or model.media_type
-        response = await self._http.post(f"/hub/v1/{endpoint}", json=body)
-        raw = _unwrap(self._http.json(response))
+        _, answer_json = await self._http.post_json(f"/hub/v1/{endpoint}", json=body)
+        raw = _unwrap(answer_json)
         answer = _as_dict(raw) or {}
         native = _submitted_id(answer) or _submitted_id(_as_dict(answer.get("data")) or {})
         if native is None:
             shown = clean_text(str(raw), self._key, limit=200)
-            raise UpstreamError(
+            raise UncertainSubmitError(
                 f"{NAME} accepted the request but its answer holds no task id ({shown}); the task may exist and be "
                 "billed when it completes: check your Mountsea dashboard before trying again",
                 provider=NAME,
-                retryable=False,
             )
         return self._task(answer, native, model)
 

@@ -33,7 +33,7 @@ from .base import (
 )
 from .base import task_id as make_task_id
 from .catalog import load_catalog, validate
-from .errors import AuthError, ContentPolicyError, MediagenError, UpstreamError
+from .errors import AuthError, ContentPolicyError, MediagenError, UncertainSubmitError
 from .http import Http, RetryPolicy, clean_text
 
 NAME = img.NAME
@@ -113,8 +113,8 @@ class NanoGPTProvider:
         if model.media_type == "image":
             return await self.images.generate(model, wire)
         body = video_body(model, wire)
-        response = await self.http.post("/api/generate-video", json=body)
-        return self._submitted(model, self.http.json(response))
+        _, answer = await self.http.post_json("/api/generate-video", json=body)
+        return self._submitted(model, answer)
 
     async def fetch(self, native_id: str) -> Task:
         if native_id.startswith("img_"):
@@ -129,11 +129,10 @@ class NanoGPTProvider:
         body = img.obj(payload)
         native = img.text(body.get("runId")) or img.text(body.get("id"))
         if not native:
-            raise UpstreamError(
+            raise UncertainSubmitError(
                 "NanoGPT accepted the video request but sent no job id; check your NanoGPT dashboard before retrying "
                 "(it may have been charged).",
                 provider=NAME,
-                retryable=False,
             )
         cost = img.num(body.get("cost"))
         remaining = img.num(body.get("remainingBalance"))

@@ -184,8 +184,8 @@ class NanoImages:
 
     async def generate(self, model: ModelSpec, wire: dict[str, Any]) -> Task:
         body = image_body(model, wire)
-        response = await self.http.post("/v1/images/generations", json=body, timeout=IMAGE_TIMEOUT)
-        payload = obj(self.http.json(response))
+        _, answer = await self.http.post_json("/v1/images/generations", json=body, timeout=IMAGE_TIMEOUT)
+        payload = obj(answer)
         entries = [obj(e) for e in items(payload.get("data"))]
         native = f"img_{uuid.uuid4().hex}"
         files: list[str] = []

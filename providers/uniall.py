@@ -101,7 +101,7 @@ class UniallProvider:
         _check_mode(model, wire)
         body = build_body(model, wire)
         self._need_key()
-        answer: Any = self._http.json(await self._http.post(SUBMIT_PATH, json=body))
+        _, answer = await self._http.post_json(SUBMIT_PATH, json=body)
         data = _dict(answer)
         native = _native_id(data)
         if native is None:

@@ -155,7 +155,7 @@ class VicSeeProvider:
         payload: dict[str, Any] = {}
         for key, value in wire.items():
             payload[key] = await self._wire_value(key, value, budget)
-        response = await self._http.post("/api/v1/generate", json={"model": model.id, "input": payload})
+        response, _ = await self._http.post_json("/api/v1/generate", json={"model": model.id, "input": payload})
         data = self._unwrap(response)
         if not isinstance(data.get("id"), str | int) or data.get("id") == "":
             raise UncertainSubmitError(

@@ -5,19 +5,27 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncGenerator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import anyio
+import anyio.abc
 import anyio.to_thread
-import httpx
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.types import CallToolResult, ContentBlock, ImageContent, ResourceLink, TextContent, ToolAnnotations
-from pydantic import BaseModel, Field
+from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
+from mcp.types import (
+    CallToolResult,
+    ContentBlock,
+    ImageContent,
+    InputRequiredResult,
+    ResourceLink,
+    TextContent,
+    ToolAnnotations,
+)
+from pydantic import BaseModel, Field, ValidationError
 
 from providers.base import Mode, Task
-from providers.errors import MediagenError
+from providers.errors import InvalidArgument, MediagenError
 
 from . import __version__
 from .config import Settings
@@ -25,7 +33,11 @@ from .guidance import MAX_WAIT_SECONDS, summary
 from .models import ModelList
 from .previews import b64, preview_jpeg
 from .schema import compact
-from .service import GenerateArgs, Service
+
+if TYPE_CHECKING:
+    import httpx
+
+    from .service import Service
 
 log = logging.getLogger("mediagen")
 
@@ -35,16 +47,44 @@ poll_after_seconds, or pass wait_seconds (max {MAX_WAIT_SECONDS:g}) to wait insi
 listed in files. sandbox/image and sandbox/video work offline with no account; put [fail] in a sandbox prompt \
 to rehearse a failure."""
 
-ClientFactory = Callable[[], httpx.AsyncClient]
+ClientFactory = Callable[[], "httpx.AsyncClient"]
 
 
 def default_client() -> httpx.AsyncClient:
+    import httpx
+
     return httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=10.0), follow_redirects=False)
 
 
-@dataclass
 class AppState:
-    service: Service
+    """The service and its HTTP client, built on the first tool call rather than at start: a client spawns the
+    server long before it calls a tool, and httpx, the journal and the adapters cost start-up time."""
+
+    def __init__(self, settings: Settings, client_factory: ClientFactory, background: anyio.abc.TaskGroup) -> None:
+        self.settings = settings
+        self.client_factory = client_factory
+        self.background = background
+        self.lock = anyio.Lock()
+        self.client: httpx.AsyncClient | None = None
+        self.built: Service | None = None
+
+    async def service(self) -> Service:
+        if self.built is None:
+            async with self.lock:
+                if self.built is None:
+                    from .service import Service
+
+                    self.client = self.client_factory()
+                    service = Service(self.settings, self.client, self.background)
+                    service.recover()
+                    self.built = service
+        return self.built
+
+    async def aclose(self) -> None:
+        if self.built is not None:
+            await self.built.aclose()
+        if self.client is not None:
+            await self.client.aclose()
 
 
 Wait = Annotated[
@@ -99,24 +139,43 @@ def _progress(ctx: Context[Any]) -> Callable[[float, float | None, str], Any]:
     return report
 
 
+class _Server(MCPServer[Any]):
+    """Arguments outside a tool's schema bounds (a 1 MB prompt, duration -1) are refused by the SDK before the tool
+    runs; they get the same structured tool error as every other refusal, naming the field."""
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
+    ) -> CallToolResult | InputRequiredResult:
+        try:
+            return await super().call_tool(name, arguments, context)
+        except ToolError as exc:
+            cause = exc.__cause__
+            if isinstance(exc, UnexpectedToolError) or not isinstance(cause, ValidationError):
+                raise
+            first = cause.errors(include_url=False, include_input=False)[0]
+            field = ".".join(str(part) for part in first["loc"]) or "arguments"
+            return _error(InvalidArgument(field, first["msg"]))
+
+
 def build_server(settings: Settings | None = None, client_factory: ClientFactory = default_client) -> MCPServer[Any]:
     settings = settings or Settings.from_env()
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[Any]) -> AsyncGenerator[AppState]:
-        async with client_factory() as client, anyio.create_task_group() as background:
-            service = Service(settings, client, background)
-            service.recover()
+        async with anyio.create_task_group() as background:
+            state = AppState(settings, client_factory, background)
             try:
-                yield AppState(service=service)
+                yield state
             finally:
                 background.cancel_scope.cancel()
-                await service.aclose()
+                with anyio.CancelScope(shield=True):
+                    await state.aclose()
 
-    mcp: MCPServer[Any] = MCPServer("mediagen-mcp", version=__version__, instructions=INSTRUCTIONS, lifespan=lifespan)
+    mcp: MCPServer[Any] = _Server("mediagen-mcp", version=__version__, instructions=INSTRUCTIONS, lifespan=lifespan)
 
-    def service_of(ctx: Context[Any]) -> Service:
-        return ctx.request_context.lifespan_context.service
+    async def service_of(ctx: Context[Any]) -> Service:
+        state: AppState = ctx.request_context.lifespan_context
+        return await state.service()
 
     @mcp.tool(
         annotations=ToolAnnotations(
@@ -157,6 +216,8 @@ def build_server(settings: Settings | None = None, client_factory: ClientFactory
             Field(max_length=200, description="Repeat-safe: the same key and arguments return the first task"),
         ] = None,
     ) -> Annotated[CallToolResult, Task]:
+        from .service import GenerateArgs
+
         args = GenerateArgs(
             model=model,
             prompt=prompt,
@@ -178,7 +239,7 @@ def build_server(settings: Settings | None = None, client_factory: ClientFactory
             idempotency_key=idempotency_key,
         )
         try:
-            return await _task_result(await service_of(ctx).generate(args, _progress(ctx)))
+            return await _task_result(await (await service_of(ctx)).generate(args, _progress(ctx)))
         except MediagenError as exc:
             return _error(exc)
 
@@ -192,7 +253,7 @@ def build_server(settings: Settings | None = None, client_factory: ClientFactory
         wait_seconds: Wait = 0,
     ) -> Annotated[CallToolResult, Task]:
         try:
-            return await _task_result(await service_of(ctx).get_task(task_id, wait_seconds, _progress(ctx)))
+            return await _task_result(await (await service_of(ctx)).get_task(task_id, wait_seconds, _progress(ctx)))
         except MediagenError as exc:
             return _error(exc)
 
@@ -212,7 +273,7 @@ def build_server(settings: Settings | None = None, client_factory: ClientFactory
         limit: Annotated[int, Field(ge=1, le=500)] = 50,
     ) -> Annotated[CallToolResult, ModelList]:
         try:
-            result = await service_of(ctx).list_models(provider, media_type, mode, query, limit)
+            result = await (await service_of(ctx)).list_models(provider, media_type, mode, query, limit)
         except MediagenError as exc:
             return _error(exc)
         names = ", ".join(m.id for m in result.models[:8])
@@ -231,7 +292,7 @@ def build_server(settings: Settings | None = None, client_factory: ClientFactory
         status: TaskState | None = None,
         limit: Annotated[int, Field(ge=1, le=200)] = 20,
     ) -> Annotated[CallToolResult, TaskList]:
-        tasks = service_of(ctx).list_tasks(status, limit)
+        tasks = (await service_of(ctx)).list_tasks(status, limit)
         lines = [f"{t['task_id'] or 'record ' + str(t['id'])} {t['status']} {t['model']}" for t in tasks[:5]]
         text = f"{len(tasks)} task(s)" + (": " + "; ".join(lines) if lines else "")
         return CallToolResult(

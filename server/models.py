@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import difflib
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from pydantic import BaseModel, Field
 
 from providers import registry
@@ -15,6 +14,9 @@ from providers.catalog import describe
 from providers.errors import AuthError, InvalidArgument
 
 from .config import Settings
+
+if TYPE_CHECKING:
+    import httpx
 
 
 class ModelInfo(BaseModel):

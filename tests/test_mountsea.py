@@ -26,6 +26,7 @@ from providers.errors import (
     ContentPolicyError,
     InvalidArgument,
     NotFoundError,
+    UncertainSubmitError,
     UpstreamError,
 )
 from providers.http import RetryPolicy
@@ -814,12 +815,12 @@ async def test_every_submit_answer_form_yields_the_task_id(
     assert task.status == "pending"
 
 
-async def test_a_submit_answer_without_any_task_id_is_an_upstream_error_and_is_not_resent(
+async def test_a_submit_answer_without_any_task_id_is_an_uncertain_outcome_and_is_not_resent(
     provider: mountsea.MountseaProvider,
 ) -> None:
     with respx.mock(base_url=ORIGIN, assert_all_called=False) as router:
         route = router.post("/hub/v1/video").respond(200, json={"status": "pending", "note": KEY})
-        with pytest.raises(UpstreamError) as caught:
+        with pytest.raises(UncertainSubmitError) as caught:
             await provider.submit(CATALOG["veo-3.1"], GenerateRequest(prompt=P))
     assert route.call_count == 1
     assert not caught.value.retryable

@@ -26,6 +26,7 @@ from providers.errors import (
     MediagenError,
     NotFoundError,
     RateLimitedError,
+    UncertainSubmitError,
     UpstreamError,
 )
 from providers.http import RetryPolicy
@@ -280,11 +281,11 @@ async def test_payment_source_becomes_the_cost_unit(provider: NanoGPTProvider, r
     assert task.cost_unit == "XNO"
 
 
-async def test_a_submit_answer_without_a_job_id_is_an_upstream_error_that_is_not_retried(
+async def test_a_submit_answer_without_a_job_id_is_an_uncertain_outcome_that_is_not_retried(
     provider: NanoGPTProvider, router: respx.MockRouter
 ) -> None:
     route = router.post("/api/generate-video").respond(202, json={"status": "pending"})
-    with pytest.raises(UpstreamError) as caught:
+    with pytest.raises(UncertainSubmitError) as caught:
         await provider.submit(spec(provider, "veo2-video"), GenerateRequest(prompt="p"))
     assert not caught.value.retryable and route.call_count == 1
 
