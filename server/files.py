@@ -90,6 +90,19 @@ class InputPolicy:
                 return not any(part.startswith(".") for part in rel.parts)
         return False
 
+    def _opened_inside(self, fd: int, checked: Path) -> bool:
+        """The descriptor we read is the file we checked: a folder swapped for a symlink between the check and the
+        open would land elsewhere (Linux tells us where through /proc; elsewhere the inode must still match)."""
+        try:
+            actual = Path(os.readlink(f"/proc/self/fd/{fd}"))
+        except OSError:
+            try:
+                now, opened = os.stat(checked), os.fstat(fd)
+            except OSError:
+                return False
+            return (now.st_dev, now.st_ino) == (opened.st_dev, opened.st_ino)
+        return actual == checked and self._inside_allowed(actual)
+
     def _local(self, field: str, text: str) -> MediaInput:
         if not text or "\x00" in text:
             raise self._refusal(field, text)
@@ -109,6 +122,8 @@ class InputPolicy:
         try:
             info = os.fstat(fd)
             if not stat.S_ISREG(info.st_mode) or info.st_size > self.max_bytes or info.st_size == 0:
+                raise self._refusal(field, text)
+            if not self._opened_inside(fd, resolved):
                 raise self._refusal(field, text)
             with os.fdopen(fd, "rb", closefd=False) as handle:
                 data = handle.read(self.max_bytes + 1)

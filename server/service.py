@@ -33,6 +33,7 @@ from .models import ModelList, Providers
 
 log = logging.getLogger("mediagen")
 
+HEARTBEAT = 2.0  # seconds between progress notifications while waiting on a provider that reports no progress
 DOWNLOAD_BUDGET = 20.0  # seconds a call waits for a result download before leaving it to the background
 _TASK_ID = re.compile(r"^([a-z][a-z0-9]*):([A-Za-z0-9][A-Za-z0-9._\-]{0,199})$")
 
@@ -279,23 +280,27 @@ class Service:
         return self.guide(task)
 
     async def wait(self, task: Task, wait_seconds: float, progress: Progress | None) -> Task:
-        """Poll until terminal or the budget runs out; never sleeps past the budget."""
+        """Poll until terminal or the budget runs out; never sleeps past the budget.
+
+        Progress goes out after every poll: the provider's percentage when it gives one, else the seconds
+        elapsed (with a heartbeat between polls, so clients that reset their timeout on progress keep waiting).
+        Values only ever increase, as MCP requires.
+        """
         budget = min(MAX_WAIT_SECONDS, max(0.0, wait_seconds))
         start = anyio.current_time()
         provider = self.provider(task.provider)
+        report = _Reporter(progress, start)
         while not task.terminal:
-            elapsed = anyio.current_time() - start
             delay = task.poll_after_seconds or POLL_DEFAULT.get(task.provider, 5.0)
-            if elapsed + delay > budget:
+            due = anyio.current_time() + delay
+            if due - start > budget:
                 break
-            await anyio.sleep(delay)
+            while (left := due - anyio.current_time()) > 0:
+                await anyio.sleep(min(HEARTBEAT, left))
+                if task.progress is None and anyio.current_time() < due:
+                    await report(task)
             task = self.guide(await provider.fetch(task.native_id), task.model)
-            if progress is not None:
-                done = anyio.current_time() - start
-                if task.progress is not None:
-                    await progress(task.progress, 100, f"{task.status} {task.progress:.0f}%")
-                else:
-                    await progress(done, budget, f"{task.status}, {done:.0f} s elapsed")
+            await report(task)
         return task
 
     def guide(self, task: Task, model: str | None = None) -> Task:
@@ -325,6 +330,25 @@ class Service:
     async def aclose(self) -> None:
         await self.providers.aclose()
         self.journal.close()
+
+
+@dataclass
+class _Reporter:
+    progress: Progress | None
+    start: float
+    last: float = -1.0
+
+    async def __call__(self, task: Task) -> None:
+        if self.progress is None:
+            return
+        if task.progress is not None:
+            value, total, message = task.progress, 100.0, f"{task.status} {task.progress:.0f}%"
+        else:
+            value = round(anyio.current_time() - self.start, 1)
+            total, message = None, f"{task.status}, {value:.0f} s elapsed"
+        if value > self.last:
+            self.last = value
+            await self.progress(value, total, message)
 
 
 def journal_arguments(args: GenerateArgs) -> dict[str, Any]:

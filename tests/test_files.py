@@ -157,3 +157,24 @@ def test_sniff_recognises_each_supported_image_format() -> None:
     assert sniff_image(b"RIFF\0\0\0\0WEBPVP8 ") == "image/webp"
     assert sniff_image(b"\0\0\0\x1cftypavif") == "image/avif"
     assert sniff_image(b"%PDF-1.7") is None
+
+
+def test_a_folder_swapped_for_a_symlink_between_check_and_open_is_refused(
+    policy: InputPolicy, allowed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (allowed / "pics").mkdir()
+    (allowed / "pics" / "x.png").write_bytes(png_bytes(color=(1, 2, 3)))
+    outside = tmp_path / "secret-pics"
+    outside.mkdir()
+    (outside / "x.png").write_bytes(png_bytes(color=(9, 9, 9)))
+    real_open = os.open
+
+    def swapping_open(path: str, flags: int, *args: int) -> int:
+        # The attacker's move, right after the checks: the checked folder becomes a link to another one.
+        (allowed / "pics").rename(allowed / "pics-old")
+        (allowed / "pics").symlink_to(outside, target_is_directory=True)
+        monkeypatch.setattr(os, "open", real_open)
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(os, "open", swapping_open)
+    assert "not allowed" in refusal(policy, str(allowed / "pics" / "x.png"))
