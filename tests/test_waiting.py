@@ -68,3 +68,38 @@ async def test_a_wait_never_outlives_its_budget(tmp_path: Path) -> None:
             waited = structured(await client.call_tool("get_task", {"task_id": task["task_id"], "wait_seconds": 3}))
     assert anyio.current_time() - start <= 3.5
     assert waited["status"] in ("pending", "processing") and "get_task" in waited["next_action"]
+
+
+class SilentProvider:
+    """A provider that never reports a percentage."""
+
+    name = "uniall"
+
+    async def fetch(self, native_id: str) -> Any:
+        from providers.base import Task
+
+        return Task(task_id=f"uniall:{native_id}", provider="uniall", status="processing", poll_after_seconds=5)
+
+
+async def test_without_provider_progress_a_heartbeat_of_elapsed_seconds_keeps_coming(tmp_path: Path) -> None:
+    import httpx
+
+    from providers.base import Task
+    from server.service import Service
+
+    updates: list[tuple[float, float | None, str]] = []
+
+    async def on_progress(progress: float, total: float | None, message: str) -> None:
+        updates.append((progress, total, message))
+
+    settings = make_settings(tmp_path, UNIALL_API_KEY="sk-test-secret")
+    async with httpx.AsyncClient() as client:
+        service = Service(settings, client)
+        service.providers.active["uniall"] = SilentProvider()  # type: ignore[assignment]
+        task = Task(task_id="uniall:t1", provider="uniall", status="processing", poll_after_seconds=5)
+        with anyio.fail_after(10):
+            done = await service.wait(task, 5.5, on_progress)
+    assert done.status == "processing"
+    values = [u[0] for u in updates]
+    assert len(values) >= 3 and values == sorted(set(values)) and all(u[1] is None for u in updates)
+    assert "elapsed" in updates[-1][2]
