@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import base64
+import binascii
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -44,14 +45,39 @@ UNIFIED_FIELDS: tuple[str, ...] = (
 )
 
 
+_STEP = 3 * 256 * 1024  # a multiple of 3, so the chunks encode without padding
+
+
+def encode_data_uri(data: bytes, mime: str) -> bytearray:
+    """`data:<mime>;base64,...` built in one preallocated buffer (a 20 MB image costs one copy, not three)."""
+    prefix = f"data:{mime};base64,".encode("ascii")
+    out = bytearray(len(prefix) + 4 * ((len(data) + 2) // 3))
+    out[: len(prefix)] = prefix
+    pos = len(prefix)
+    with memoryview(data) as view:
+        for start in range(0, len(view), _STEP):
+            chunk = binascii.b2a_base64(view[start : start + _STEP], newline=False)
+            out[pos : pos + len(chunk)] = chunk
+            pos += len(chunk)
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class MediaInput:
-    """One image/video/audio input: a remote URL, or bytes we hold (a vetted local file or a data URI)."""
+    """One image/video/audio input: a remote URL, or bytes we hold (a vetted local file or a data URI).
+
+    Large local files are kept only as their ready data URI (`encoded`); `raw()` decodes them when an adapter
+    needs the bytes (an upload)."""
 
     url: str | None = None
     data: bytes | None = None
     mime: str | None = None
     local: bool = False  # read from the user's disk (so an upload endpoint may be preferable)
+    encoded: str | None = None
+
+    @classmethod
+    def inline(cls, data: bytes, mime: str, *, local: bool = False) -> MediaInput:
+        return cls(encoded=encode_data_uri(data, mime).decode("ascii"), mime=mime, local=local)
 
     @property
     def is_remote(self) -> bool:
@@ -59,12 +85,27 @@ class MediaInput:
 
     @property
     def size(self) -> int:
-        return len(self.data) if self.data is not None else 0
+        """Bytes of the media itself (not of its base64 form)."""
+        if self.data is not None:
+            return len(self.data)
+        if self.encoded is not None:
+            payload = len(self.encoded) - self.encoded.index(",") - 1
+            return payload * 3 // 4 - self.encoded[-2:].count("=")
+        return 0
+
+    def raw(self) -> bytes:
+        if self.data is not None:
+            return self.data
+        if self.encoded is not None:
+            return base64.b64decode(self.encoded.partition(",")[2])
+        raise ValueError("not an inline input")
 
     def data_uri(self) -> str:
+        if self.encoded is not None:
+            return self.encoded
         if self.data is None:
             raise ValueError("not an inline input")
-        return f"data:{self.mime or 'application/octet-stream'};base64,{base64.b64encode(self.data).decode('ascii')}"
+        return encode_data_uri(self.data, self.mime or "application/octet-stream").decode("ascii")
 
     def wire(self) -> str:
         """The value to send: the URL as given, or a base64 data URI."""

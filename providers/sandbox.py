@@ -44,7 +44,7 @@ class SandboxProvider:
         wire = validate(model, request)
         native = uuid.uuid4().hex
         source: MediaInput | None = wire.pop("image", None)
-        if source is not None and source.data is None:
+        if source is not None and source.url is not None:
             raise InvalidArgument(
                 "image_urls[0]", "the offline sandbox cannot download URLs; pass a local image file or a data: URI"
             )
@@ -59,7 +59,7 @@ class SandboxProvider:
         }
         self.state_dir.mkdir(parents=True, exist_ok=True)
         if source is not None:
-            (self.state_dir / f"{native}.src").write_bytes(source.data or b"")
+            (self.state_dir / f"{native}.src").write_bytes(source.raw())
         _write_json(self.state_dir / f"{native}.json", state)
         return await self.fetch(native)
 

@@ -176,7 +176,7 @@ class VicSeeProvider:
         return value
 
     async def _media(self, item: MediaInput, budget: _Budget) -> str:
-        if item.url is not None or item.data is None:
+        if item.url is not None:
             return item.wire()
         if item.local and item.mime in UPLOAD_MIMES and item.size > budget.left:
             return await self._upload(item)
@@ -192,7 +192,7 @@ class VicSeeProvider:
         upload_url, public_url = signed.get("uploadUrl"), signed.get("publicUrl")
         if not (is_url(upload_url) and is_url(public_url)):
             raise UpstreamError("VicSee's upload endpoint returned no uploadUrl/publicUrl", provider=NAME)
-        await self._storage.put(str(upload_url), auth=False, content=item.data, headers={"Content-Type": mime})
+        await self._storage.put(str(upload_url), auth=False, content=item.raw(), headers={"Content-Type": mime})
         return str(public_url)
 
     # --- poll -----------------------------------------------------------------------------------------

@@ -110,7 +110,10 @@ def serve(args: Any, settings: Any) -> None:
         app = server.sse_app(transport_security=security, host=args.host)
     else:
         app = server.streamable_http_app(transport_security=security, host=args.host)
-    config = uvicorn.Config(guarded(app, settings.http_token), host=args.host, port=args.port, log_level="warning")
+    # Keep-alive longer than clients' pool expiry (httpx: 5 s), so a reused connection is never closed mid-request.
+    config = uvicorn.Config(
+        guarded(app, settings.http_token), host=args.host, port=args.port, log_level="warning", timeout_keep_alive=75
+    )
     logging.getLogger("mediagen").info("serving %s on http://%s:%d", args.transport, args.host, args.port)
     anyio.run(uvicorn.Server(config).serve)
 

@@ -327,6 +327,7 @@ def build_server(settings: Settings | None = None, client_factory: ClientFactory
             "4. Look at the preview and tell the user where the file was saved (files[0])."
         )
 
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per provider request is noise on stderr
     for tool in mcp._tool_manager.list_tools():  # pyright: ignore[reportPrivateUsage]
         tool.parameters = compact(tool.parameters, output=False)
         if tool.fn_metadata.output_schema is not None:

@@ -14,7 +14,7 @@ import stat
 from collections.abc import Sequence
 from pathlib import Path
 
-from providers.base import MediaInput
+from providers.base import MediaInput, encode_data_uri
 from providers.errors import InvalidArgument
 from providers.sniff import sniff_image
 
@@ -126,7 +126,7 @@ class InputPolicy:
             if not self._opened_inside(fd, resolved):
                 raise self._refusal(field, text)
             with os.fdopen(fd, "rb", closefd=False) as handle:
-                data = handle.read(self.max_bytes + 1)
+                data = handle.read(info.st_size + 1)  # +1 notices a file that grew since fstat
         except OSError:
             raise self._refusal(field, text) from None
         finally:
@@ -134,4 +134,6 @@ class InputPolicy:
         mime = sniff_image(data[:16])
         if len(data) > self.max_bytes or mime is None:
             raise self._refusal(field, text)
-        return MediaInput(data=data, mime=mime, local=True)
+        encoded = encode_data_uri(data, mime)
+        del data  # the raw bytes go before the text copy is made: a 20 MB image peaks near 2.7x, not 3.7x
+        return MediaInput(encoded=encoded.decode("ascii"), mime=mime, local=True)

@@ -74,6 +74,7 @@ class Service:
         self.providers = Providers(settings, client)
         self._downloads: dict[str, DownloadJob] = {}
         self._submitting: dict[str, anyio.Event] = {}
+        self._journalled: dict[str, tuple[Any, ...]] = {}
         self.journal = Journal(settings.db_path)
         self.download_budget = DOWNLOAD_BUDGET
 
@@ -192,7 +193,13 @@ class Service:
             done.set()
 
     def remember(self, task: Task) -> Task:
-        self.journal.update(task)
+        """Journal what changed (a poll that changes nothing costs no write)."""
+        state = (task.status, tuple(task.files), task.result, task.error, task.credits_used)
+        if self._journalled.get(task.task_id) != state:
+            if len(self._journalled) > 10_000:
+                self._journalled.clear()
+            self.journal.update(task)
+            self._journalled[task.task_id] = state
         return task
 
     def list_tasks(self, status: str | None = None, limit: int = 20) -> list[dict[str, Any]]:

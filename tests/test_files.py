@@ -38,7 +38,7 @@ def refusal(policy: InputPolicy, value: str) -> str:
 def test_a_png_inside_the_allowed_folder_is_read_as_an_inline_image(policy: InputPolicy, allowed: Path) -> None:
     (allowed / "cat.png").write_bytes(png_bytes())
     media = policy.image("image_urls[0]", str(allowed / "cat.png"))
-    assert media.mime == "image/png" and media.local and media.data == png_bytes()
+    assert media.mime == "image/png" and media.local and media.raw() == png_bytes() and media.size == len(png_bytes())
     assert media.wire().startswith("data:image/png;base64,")
 
 
@@ -178,3 +178,13 @@ def test_a_folder_swapped_for_a_symlink_between_check_and_open_is_refused(
 
     monkeypatch.setattr(os, "open", swapping_open)
     assert "not allowed" in refusal(policy, str(allowed / "pics" / "x.png"))
+
+
+def test_a_local_image_is_kept_as_one_ready_data_uri_identical_to_plain_base64(
+    policy: InputPolicy, allowed: Path
+) -> None:
+    data = png_bytes(300, 200) + bytes(range(256)) * 40  # a size that is not a multiple of 3
+    (allowed / "odd.png").write_bytes(data)
+    media = policy.image("image_urls[0]", str(allowed / "odd.png"))
+    assert media.data is None and media.size == len(data)
+    assert media.wire() == "data:image/png;base64," + base64.b64encode(data).decode()

@@ -53,11 +53,14 @@ class Recorder:
 @contextmanager
 def serve(app: Any) -> Iterator[str]:
     """Serve `app` on 127.0.0.1 at a free port; yields the origin `http://127.0.0.1:<port>`."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP: uvicorn turns on TCP_NODELAY only for sockets that say they are TCP; without it every answer
+    # waits ~40 ms on Nagle's algorithm and delayed ACKs.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
+    sock.listen(2048)
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="off")
+    config = uvicorn.Config(app, log_level="warning", lifespan="off", timeout_keep_alive=60)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
