@@ -273,7 +273,7 @@ def build_server(settings: Settings | None = None, client_factory: ClientFactory
         limit: Annotated[int, Field(ge=1, le=500)] = 50,
     ) -> Annotated[CallToolResult, ModelList]:
         try:
-            result = await (await service_of(ctx)).list_models(provider, media_type, mode, query, limit)
+            result = await (await service_of(ctx)).providers.listing(provider, media_type, mode, query, limit)
         except MediagenError as exc:
             return _error(exc)
         names = ", ".join(m.id for m in result.models[:8])

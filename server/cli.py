@@ -91,7 +91,7 @@ async def _run(args: Any, settings: Settings) -> int:
         service = Service(settings, client)
         try:
             if args.command == "models":
-                result = await service.list_models(args.provider, args.media_type, args.mode, args.query, limit=500)
+                result = await service.providers.listing(args.provider, args.media_type, args.mode, args.query, 500)
                 if args.json:
                     print(json.dumps(result.model_dump(mode="json"), indent=2))
                 else:

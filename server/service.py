@@ -29,7 +29,7 @@ from .downloads import Downloader, DownloadJob, media_of, saved_files
 from .files import InputPolicy
 from .guidance import MAX_WAIT_SECONDS, POLL_DEFAULT, POLL_FLOOR, next_action
 from .journal import IdempotencyConflict, Journal, Record
-from .models import ModelList, Providers
+from .models import Providers
 
 log = logging.getLogger("mediagen")
 
@@ -81,20 +81,6 @@ class Service:
     def provider(self, name: str) -> Provider:
         return self.providers.get(name)
 
-    async def resolve_model(self, model: str) -> ModelSpec:
-        return await self.providers.resolve(model)
-
-    async def list_models(
-        self,
-        provider: str | None = None,
-        media_type: str | None = None,
-        mode: str | None = None,
-        query: str | None = None,
-        limit: int = 50,
-    ) -> ModelList:
-        return await self.providers.listing(provider, media_type, mode, query, limit)
-
-    # --- tasks ------------------------------------------------------------------------------------------
     def build_request(self, args: GenerateArgs) -> GenerateRequest:
         prompt = args.prompt
         if prompt is not None and "\x00" in prompt:
@@ -126,7 +112,7 @@ class Service:
         )
 
     async def generate(self, args: GenerateArgs, progress: Progress | None = None) -> Task:
-        spec = await self.resolve_model(args.model)
+        spec = await self.providers.resolve(args.model)
         request = self.build_request(args)
         start = anyio.current_time()
         task = await self.submit_once(spec, request, args)
