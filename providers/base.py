@@ -240,9 +240,7 @@ class ProviderConfig:
     api_key: str | None
     base_url: str
     output_dir: str = ""
-    data_dir: str = ""
     sandbox_delay: float = 2.0
-    max_upload_bytes: int = 20 * 1024 * 1024
 
 
 class Provider(Protocol):

@@ -8,7 +8,6 @@ outcome is reported as uncertain and never resent: a repeated POST can bill twic
 
 from __future__ import annotations
 
-import json
 import random
 import re
 from collections.abc import Callable, Mapping
@@ -112,10 +111,7 @@ def error_for(
         if custom is not None:
             custom.provider = custom.provider or provider
             custom.status = status
-            if custom.code == code and code is not None:
-                # `code` names the kind of failure (the error class); the provider's own code is kept as data.
-                custom.code = type(custom).code
-            custom.provider_code = custom.provider_code or code
+            custom.provider_code = custom.provider_code or code  # kept as data; `code` names the kind of failure
             return custom
     kw: dict[str, Any] = {"provider": provider, "status": status, "provider_code": code}
     detail = f"{provider} answered HTTP {status}: {message}"
@@ -305,8 +301,3 @@ class Http:
                 "may or may not have been created (and billed). Check the provider's dashboard before trying again.",
                 provider=self.provider,
             ) from exc
-
-
-def dumps(body: Any) -> bytes:
-    """Compact JSON bytes (used where the exact body matters)."""
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, cast
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 import httpx
 
 from .base import (
     GenerateRequest,
-    MediaInput,
     MediaType,
     ModelSpec,
     ProviderConfig,
@@ -32,6 +31,7 @@ from .base import (
 from .catalog import load_catalog, validate
 from .errors import AuthError, ContentPolicyError, InvalidArgument, MediagenError, UncertainSubmitError, UpstreamError
 from .http import Http, RetryPolicy, clean_text, error_fields
+from .parse import is_url, items, obj, progress, to_wire, urls_in
 
 NAME = "mountsea"
 KEY_ENV = "MOUNTSEA_API_KEY"
@@ -49,7 +49,6 @@ _TERMINAL_FAILURES = _FAILED | _TIMEOUT | _CANCELLED
 _POLICY = re.compile(r"content[ _-]?policy|moderation|nsfw|sensitive content|unsafe content|prohibited", re.IGNORECASE)
 _VIDEO_EXT = (".mp4", ".mov", ".webm", ".m4v", ".mkv")
 _IMAGE_EXT = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".avif")
-_MAX_DEPTH = 12
 
 
 def create(config: ProviderConfig, client: httpx.AsyncClient, *, policy: RetryPolicy | None = None) -> MountseaProvider:
@@ -58,7 +57,7 @@ def create(config: ProviderConfig, client: httpx.AsyncClient, *, policy: RetryPo
 
 def _classify(status: int, code: str | None, message: str) -> MediagenError | None:
     if status in (400, 403, 422) and _POLICY.search(f"{code or ''} {message}"):
-        return ContentPolicyError(f"{NAME} refused the input on content policy grounds: {message}", code=code)
+        return ContentPolicyError(f"{NAME} refused the input on content policy grounds: {message}", provider_code=code)
     return None
 
 
@@ -92,12 +91,12 @@ class MountseaProvider:
         wire = validate(model, request)
         _check_references(model, wire)
         self._require_key()
-        body = {"model": model.id, "input": {name: _wire_value(value) for name, value in wire.items()}}
+        body = {"model": model.id, "input": {name: to_wire(value) for name, value in wire.items()}}
         endpoint = model.endpoint or model.media_type
         _, answer_json = await self._http.post_json(f"/hub/v1/{endpoint}", json=body)
         raw = _unwrap(answer_json)
-        answer = _as_dict(raw) or {}
-        native = _submitted_id(answer) or _submitted_id(_as_dict(answer.get("data")) or {})
+        answer = obj(raw)
+        native = _submitted_id(answer) or _submitted_id(obj(answer.get("data")))
         if native is None:
             shown = clean_text(str(raw), self._key, limit=200)
             raise UncertainSubmitError(
@@ -113,9 +112,10 @@ class MountseaProvider:
             raise InvalidArgument("task_id", "the Mountsea task id after 'mountsea:' is empty")
         self._require_key()
         response = await self._http.get(f"/hub/v1/tasks/{quote(native, safe='')}")
-        answer = _as_dict(_unwrap(self._http.json(response)))
-        if answer is None:
+        raw = _unwrap(self._http.json(response))
+        if not isinstance(raw, dict):
             raise UpstreamError(f"{NAME} sent a task that is not a JSON object", provider=NAME)
+        answer = obj(raw)
         model = self._models.get(str(answer.get("model") or ""))
         return self._task(answer, native, model)
 
@@ -154,7 +154,7 @@ class MountseaProvider:
             )
             return Task(**base, status="failed", error=error)
         status: Status = "pending" if status_text in _PENDING or not status_text else "processing"
-        return Task(**base, status=status, progress=_progress(body), poll_after_seconds=POLL_SECONDS)
+        return Task(**base, status=status, progress=progress(body.get("progress")), poll_after_seconds=POLL_SECONDS)
 
     def _failure(self, status_text: str, body: dict[str, Any]) -> TaskError:
         provider_code, message = error_fields(body)
@@ -193,27 +193,13 @@ def _check_references(model: ModelSpec, wire: dict[str, Any]) -> None:
         )
 
 
-def _wire_value(value: Any) -> Any:
-    if isinstance(value, MediaInput):
-        return value.wire()
-    items = cast("list[Any]", value) if isinstance(value, list) else None
-    if items is not None and all(isinstance(v, MediaInput) for v in items):
-        return [cast(MediaInput, v).wire() for v in items]
-    return cast(Any, value)
-
-
-def _as_dict(value: Any) -> dict[str, Any] | None:
-    return cast("dict[str, Any]", value) if isinstance(value, dict) else None
-
-
 def _unwrap(body: Any) -> Any:
     """A `{code, message, data: {task...}}` envelope around the documented flat task (not seen, but cheap)."""
-    outer = _as_dict(body)
-    if outer is not None:
-        keys = ("task_id", "taskId", "id", "status", "ready")
-        inner = _as_dict(outer.get("data"))
-        if not any(k in outer for k in keys) and inner is not None and any(k in inner for k in keys):
-            return inner
+    outer = obj(body)
+    keys = ("task_id", "taskId", "id", "status", "ready")
+    inner = obj(outer.get("data"))
+    if outer and not any(k in outer for k in keys) and any(k in inner for k in keys):
+        return inner
     return body
 
 
@@ -226,13 +212,6 @@ def _submitted_id(body: dict[str, Any]) -> str | None:
     return None
 
 
-def _progress(body: dict[str, Any]) -> float | None:
-    value = body.get("progress")
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(min(100.0, max(0.0, value)))
-    return None
-
-
 def _output(body: dict[str, Any]) -> Any:
     for key in ("data", "result", "output"):
         if body.get(key) is not None:
@@ -240,37 +219,10 @@ def _output(body: dict[str, Any]) -> Any:
     return None
 
 
-def _is_http(value: Any) -> bool:
-    return isinstance(value, str) and value.startswith(("https://", "http://"))
-
-
-def _urls_in(value: Any) -> list[str]:
+def _urls_at(value: Any) -> list[str]:
     """URLs directly at `value`: a URL string, `{url}`, or a list of either."""
-    items = cast("list[Any]", value) if isinstance(value, list) else [value]
-    out: list[str] = []
-    for item in items:
-        entry = _as_dict(item)
-        url = entry.get("url") if entry is not None else item
-        if isinstance(url, str) and _is_http(url):
-            out.append(url)
-    return out
-
-
-def _walk(value: Any, depth: int = 0) -> list[str]:
-    if depth > _MAX_DEPTH:
-        return []
-    if _is_http(value):
-        return [value]
-    children: list[Any] = []
-    if isinstance(value, dict):
-        children = list(cast("dict[str, Any]", value).values())
-    elif isinstance(value, list):
-        children = cast("list[Any]", value)
-    return [url for child in children for url in _walk(child, depth + 1)]
-
-
-def _dedupe(urls: list[str]) -> list[str]:
-    return list(dict.fromkeys(urls))
+    found = [obj(item).get("url") if isinstance(item, dict) else item for item in (items(value) or [value])]
+    return list(dict.fromkeys(url for url in found if is_url(url)))
 
 
 def _extension_kind(url: str) -> MediaType | None:
@@ -285,18 +237,16 @@ def _extension_kind(url: str) -> MediaType | None:
 def find_urls(data: Any) -> list[str]:
     """Result URLs of a finished task's `data`, whose shape is undocumented (§4.3): the fal-style places first,
     then any http(s) URL anywhere inside (media-looking ones first)."""
-    fields = _as_dict(data)
-    if fields is not None:
-        for key in ("video", "videos", "images", "url", "video_url"):
-            found = _urls_in(fields.get(key))
-            if found:
-                return _dedupe(found)
-        if "output" in fields:
-            found = find_urls(fields["output"])
-            if found:
-                return found
-    urls = _dedupe(_walk(data))
-    return sorted(urls, key=lambda u: _extension_kind(u) is None)
+    fields = obj(data)
+    for key in ("video", "videos", "images", "url", "video_url"):
+        found = _urls_at(fields.get(key))
+        if found:
+            return found
+    if "output" in fields:
+        found = find_urls(fields["output"])
+        if found:
+            return found
+    return sorted(urls_in(data), key=lambda u: _extension_kind(u) is None)
 
 
 def _media_type(model: ModelSpec | None, body: dict[str, Any], url: str) -> MediaType | None:

@@ -35,6 +35,7 @@ from .base import task_id as make_task_id
 from .catalog import load_catalog, validate
 from .errors import AuthError, ContentPolicyError, MediagenError, UncertainSubmitError
 from .http import Http, RetryPolicy, clean_text
+from .parse import items, message_of, num, obj, progress, text, urls_in
 
 NAME = img.NAME
 KEY_ENV = "NANOGPT_API_KEY"
@@ -61,7 +62,6 @@ def classify(status: int, code: str | None, message: str) -> MediagenError | Non
         return ContentPolicyError(
             f"NanoGPT refused the request under its content policy: {message}. Change the prompt or inputs "
             "(blocked requests are not charged).",
-            code="content_policy",
             retryable=False,
         )
     return None
@@ -126,17 +126,17 @@ class NanoGPTProvider:
         return None  # the client belongs to the server
 
     def _submitted(self, model: ModelSpec, payload: Any) -> Task:
-        body = img.obj(payload)
-        native = img.text(body.get("runId")) or img.text(body.get("id"))
+        body = obj(payload)
+        native = text(body.get("runId")) or text(body.get("id"))
         if not native:
             raise UncertainSubmitError(
                 "NanoGPT accepted the video request but sent no job id; check your NanoGPT dashboard before retrying "
                 "(it may have been charged).",
                 provider=NAME,
             )
-        cost = img.num(body.get("cost"))
-        remaining = img.num(body.get("remainingBalance"))
-        state = _status_of(img.text(body.get("status")) or "pending")
+        cost = num(body.get("cost"))
+        remaining = num(body.get("remainingBalance"))
+        state = _status_of(text(body.get("status")) or "pending")
         failed = state == "failed"
         known = cost is not None or remaining is not None
         return Task(
@@ -148,22 +148,22 @@ class NanoGPTProvider:
             error=TaskError(code="generation_failed", message="NanoGPT failed the job at once") if failed else None,
             credits_used=cost,
             credits_remaining=remaining,
-            cost_unit=(img.text(body.get("paymentSource")) or "USD") if known else None,
+            cost_unit=(text(body.get("paymentSource")) or "USD") if known else None,
             poll_after_seconds=None if failed else POLL_SECONDS,
         )
 
     def _status(self, native_id: str, payload: Any) -> Task:
-        root = img.obj(payload)
-        data = img.obj(root.get("data"))
-        raw = img.text(data.get("status")) or img.text(root.get("status")) or ""
-        model = img.text(root.get("model")) or img.text(data.get("model"))
-        cost = img.num(data.get("cost") if data.get("cost") is not None else root.get("cost"))
+        root = obj(payload)
+        data = obj(root.get("data"))
+        raw = text(data.get("status")) or text(root.get("status")) or ""
+        model = text(root.get("model")) or text(data.get("model"))
+        cost = num(data.get("cost") if data.get("cost") is not None else root.get("cost"))
         task = Task(
             task_id=make_task_id(NAME, native_id),
             provider=NAME,
             model=f"{NAME}/{model}" if model else None,
             status="processing",
-            progress=_progress(data.get("progress") if data.get("progress") is not None else root.get("progress")),
+            progress=progress(data.get("progress") if data.get("progress") is not None else root.get("progress")),
             credits_used=cost,
             cost_unit="USD" if cost is not None else None,
         )
@@ -186,8 +186,8 @@ class NanoGPTProvider:
         return task
 
     def _failure(self, raw: str, root: dict[str, Any], data: dict[str, Any]) -> TaskError:
-        found = [img.message_of(data.get(k)) for k in ("userFriendlyError", "error", "details")]
-        found.append(img.message_of(root.get("error")))
+        found = [message_of(data.get(k)) for k in ("userFriendlyError", "error", "details")]
+        found.append(message_of(root.get("error")))
         texts = [t for t in found if t]
         detail = clean_text(texts[0], self.secret) if texts else "no reason given"
         everything = " ".join(texts).lower()
@@ -225,8 +225,8 @@ class NanoGPTProvider:
 
     async def _entries(self, path: str) -> list[dict[str, Any]]:
         body: Any = self.http.json(await self.http.get(path, params={"detailed": "true"}))
-        listed = img.items(body) or img.items(img.obj(body).get("data"))
-        return [img.obj(e) for e in listed if isinstance(e, dict)]
+        listed = items(body) or items(obj(body).get("data"))
+        return [obj(e) for e in listed if isinstance(e, dict)]
 
 
 def video_body(model: ModelSpec, wire: dict[str, Any]) -> dict[str, Any]:
@@ -271,46 +271,33 @@ def _status_of(raw: str) -> Status:
     return "pending" if value in _QUEUED else "processing"
 
 
-def _progress(value: Any) -> float | None:
-    number = img.num(value)
-    return None if number is None else max(0.0, min(100.0, number))
-
-
 def video_urls(root: dict[str, Any], data: dict[str, Any]) -> list[str]:
     """Where the documented shapes put the URL(s), then any https URL under `data.output` (Midjourney sends 4)."""
-    output = img.obj(data.get("output"))
+    output = obj(data.get("output"))
     candidates: list[Any] = [
-        img.obj(output.get("video")).get("url"),
+        obj(output.get("video")).get("url"),
         root.get("videoUrl"),
         data.get("videoUrl"),
         output.get("url"),
         output.get("video_url"),
     ]
-    candidates += _scan(output)
+    candidates += urls_in(output)
     urls: list[str] = []
     for value in candidates:
-        url = img.text(value)
+        url = text(value)
         if url and url.startswith(("https://", "http://")) and url not in urls:
             urls.append(url)
     return urls
 
 
-def _scan(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        return [u for v in img.obj(value).values() for u in _scan(v)]
-    return [u for v in img.items(value) for u in _scan(v)]
-
-
 def _makes_video(entry: dict[str, Any]) -> bool:
-    arch = img.obj(entry.get("architecture"))
-    outputs = [img.text(m) for m in img.items(arch.get("output_modalities"))]
-    modality = (img.text(arch.get("modality")) or "").lower()
+    arch = obj(entry.get("architecture"))
+    outputs = [text(m) for m in items(arch.get("output_modalities"))]
+    modality = (text(arch.get("modality")) or "").lower()
     return (
         "video" in outputs
         or modality.endswith("video")
-        or img.obj(entry.get("capabilities")).get("video_generation") is True
+        or obj(entry.get("capabilities")).get("video_generation") is True
     )
 
 
@@ -318,7 +305,7 @@ def _choices(supported: dict[str, Any], *names: str) -> list[Any] | None:
     """Allowed values from a loosely shaped `supported_parameters` entry (a list, or {values|options: [...]})."""
     for name in names:
         raw = supported.get(name)
-        listed = img.items(raw) or img.items(img.obj(raw).get("values")) or img.items(img.obj(raw).get("options"))
+        listed = items(raw) or items(obj(raw).get("values")) or items(obj(raw).get("options"))
         values = [str(v) for v in listed if isinstance(v, str | int | float) and not isinstance(v, bool)]
         if values:
             return values
@@ -327,12 +314,12 @@ def _choices(supported: dict[str, Any], *names: str) -> list[Any] | None:
 
 def video_spec(entry: dict[str, Any]) -> ModelSpec | None:
     """A lenient ModelSpec from one live video-model entry (None when it has no usable id)."""
-    model_id = img.text(entry.get("id"))
+    model_id = text(entry.get("id"))
     if not model_id:
         return None
-    caps = img.obj(entry.get("capabilities"))
-    supported = img.obj(entry.get("supported_parameters"))
-    inputs = [img.text(m) for m in img.items(img.obj(entry.get("architecture")).get("input_modalities"))]
+    caps = obj(entry.get("capabilities"))
+    supported = obj(entry.get("supported_parameters"))
+    inputs = [text(m) for m in items(obj(entry.get("architecture")).get("input_modalities"))]
     modes: list[Mode] = []
     params: dict[str, ParamSpec] = {"prompt": ParamSpec(type="string", field="prompt")}
     if caps.get("text_to_video") is not False:
@@ -355,13 +342,13 @@ def video_spec(entry: dict[str, Any]) -> ModelSpec | None:
     return ModelSpec(
         id=model_id,
         provider=NAME,
-        name=img.text(entry.get("name")) or model_id,
+        name=text(entry.get("name")) or model_id,
         media_type="video",
         modes=modes or ["text-to-video"],
         params=params,
         price=img.price_text(entry.get("pricing")),
         description=(
-            (img.text(entry.get("description")) or "") + " (from NanoGPT's live list; options not checked)"
+            (text(entry.get("description")) or "") + " (from NanoGPT's live list; options not checked)"
         ).strip(),
         strict=False,
     )

@@ -11,7 +11,6 @@ import base64
 import binascii
 import json
 import logging
-import math
 import os
 import re
 import uuid
@@ -24,6 +23,7 @@ import httpx
 from .base import MediaInput, ModelSpec, ParamSpec, Task, TaskResult, task_id
 from .errors import InvalidArgument, MediagenError, NotFoundError, UpstreamError
 from .http import Http
+from .parse import items, num, obj, text
 from .sniff import EXTENSIONS, sniff_image
 
 log = logging.getLogger("mediagen.nanogpt")
@@ -34,39 +34,6 @@ IMAGE_TIMEOUT = httpx.Timeout(240.0, connect=15.0)  # generation happens inside 
 IMAGE_ID = re.compile(r"^img_[0-9a-f]{32}$")
 _RATIOS = ("1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3", "21:9", "9:21", "5:4", "4:5")
 _SIZE = re.compile(r"^\s*(\d+)\s*[x*]\s*(\d+)\s*$")
-
-
-# ---- small JSON readers (provider bodies are untrusted and loosely shaped) ----
-
-
-def obj(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}  # pyright: ignore[reportUnknownVariableType]
-
-
-def items(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []  # pyright: ignore[reportUnknownVariableType]
-
-
-def text(value: Any) -> str | None:
-    return value.strip() or None if isinstance(value, str) else None
-
-
-def num(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        return None
-    try:
-        number = float(value)
-    except ValueError:
-        return None
-    return number if math.isfinite(number) else None
-
-
-def message_of(value: Any) -> str | None:
-    """An error given as a string or as an object with a message."""
-    if isinstance(value, dict):
-        data = obj(value)
-        return text(data.get("message")) or text(data.get("error")) or text(data.get("detail"))
-    return text(value)
 
 
 def price_text(pricing: Any) -> str | None:

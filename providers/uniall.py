@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 import httpx
 
-from .base import GenerateRequest, MediaInput, ModelSpec, ProviderConfig, Status, Task, TaskError, TaskResult, task_id
+from .base import GenerateRequest, ModelSpec, ProviderConfig, Status, Task, TaskError, TaskResult, task_id
 from .catalog import load_catalog, validate
 from .errors import (
     AuthError,
@@ -26,6 +26,7 @@ from .errors import (
     UpstreamError,
 )
 from .http import Http, RetryPolicy, clean_text, error_fields
+from .parse import is_url, items, obj, progress, to_wire
 
 NAME = "uniall"
 KEY_ENV = "UNIALL_API_KEY"
@@ -54,7 +55,7 @@ def _classify(status: int, code: str | None, message: str) -> MediagenError | No
     # 402/403/429 with a quota code. A guess, so only the wording decides, never the status alone.
     if status in (402, 403, 429) and _CREDITS.search(f"{code or ''} {message}"):
         return InsufficientCreditsError(
-            f"{NAME} answered HTTP {status}: {message}. Top up your {NAME} balance, then try again.", code=code
+            f"{NAME} answered HTTP {status}: {message}. Top up your {NAME} balance, then try again.", provider_code=code
         )
     return None
 
@@ -102,7 +103,7 @@ class UniallProvider:
         body = build_body(model, wire)
         self._need_key()
         _, answer = await self._http.post_json(SUBMIT_PATH, json=body)
-        data = _dict(answer)
+        data = obj(answer)
         native = _native_id(data)
         if native is None:
             message = error_fields(data)[1]
@@ -132,7 +133,7 @@ class UniallProvider:
                 raise UpstreamError(
                     f"{NAME} sent a task that is not an object: {clean_text(str(answer))}", provider=NAME
                 )
-            data = _dict(answer)
+            data = obj(answer)
             listed = data.get("model")
             return self._task(native_id, data, f"{NAME}/{listed}" if isinstance(listed, str) and listed else None)
         raise NotFoundError(
@@ -159,7 +160,7 @@ class UniallProvider:
             provider=NAME,
             model=model,
             status=status,
-            progress=_progress(_first(data.get("progress"), inner.get("progress"))),
+            progress=progress(_first(data.get("progress"), inner.get("progress"))),
             poll_after_seconds=_POLL_AFTER.get(status),
         )
         if status == "completed":
@@ -189,7 +190,7 @@ def build_body(model: ModelSpec, wire: dict[str, Any]) -> dict[str, Any]:
     body: dict[str, Any] = {"model": model.id}
     for key in _TOP_LEVEL:
         if key in wire:
-            body[key] = _serial(wire[key])
+            body[key] = to_wire(wire[key])
     extra = {k: wire[k] for k in _EXTRA_BODY if k in wire}
     extra.update({k: v for k, v in wire.items() if k not in _TOP_LEVEL and k not in _EXTRA_BODY})
     if extra:
@@ -199,14 +200,14 @@ def build_body(model: ModelSpec, wire: dict[str, Any]) -> dict[str, Any]:
 
 def result_urls(data: dict[str, Any]) -> tuple[str | None, list[str]]:
     """The video URL: video_url, result.video_url, result.outputs[0], url, data.video_url (in that order)."""
-    result = _dict(data.get("result"))
-    outputs = [u for u in (_url(o) for o in _list(result.get("outputs"))) if u]
+    result = obj(data.get("result"))
+    outputs = [u for u in (_url_of(o) for o in items(result.get("outputs"))) if u]
     candidates = [
-        _url(data.get("video_url")),
-        _url(result.get("video_url")),
+        _url_of(data.get("video_url")),
+        _url_of(result.get("video_url")),
         outputs[0] if outputs else None,
-        _url(data.get("url")),
-        _url(_dict(data.get("data")).get("video_url")),
+        _url_of(data.get("url")),
+        _url_of(obj(data.get("data")).get("video_url")),
     ]
     url = next((c for c in candidates if c), None)
     urls = outputs if url in outputs else ([url] if url else [])
@@ -244,11 +245,11 @@ def _resolution_hint(model: ModelSpec, wanted: str) -> str:
 
 def _listed_vidu_ids(body: Any, bundled: list[ModelSpec]) -> list[str]:
     """New vidu-like ids from an OpenAI list `{data: [{id}]}` (or a bare list); anything odd is skipped."""
-    items: Any = _dict(body).get("data") if isinstance(body, dict) else body
+    listed: Any = obj(body).get("data") if isinstance(body, dict) else body
     known = {m.id for m in bundled}
     found: list[str] = []
-    for item in _list(items):
-        mid = _dict(item).get("id") if isinstance(item, dict) else item
+    for item in items(listed):
+        mid = obj(item).get("id") if isinstance(item, dict) else item
         if isinstance(mid, str) and "vidu" in mid.lower() and mid not in known and mid not in found:
             found.append(mid)
     return found
@@ -282,41 +283,14 @@ def _status(raw: str | None, url: str | None) -> Status:
     return _STATUSES.get(raw.strip().lower(), "processing")  # an unknown spelling is treated as still running
 
 
-def _progress(value: Any) -> float | None:
-    if isinstance(value, str):
-        value = value.strip().rstrip("%")
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, min(100.0, number))
-
-
-def _serial(value: Any) -> Any:
-    if isinstance(value, MediaInput):
-        return value.wire()
-    if isinstance(value, list):
-        return [_serial(v) for v in value]  # pyright: ignore[reportUnknownVariableType]
-    return value
-
-
 def _inner(data: dict[str, Any]) -> dict[str, Any]:
-    return _dict(data.get("data"))
+    return obj(data.get("data"))
 
 
 def _first(*values: Any) -> Any:
     return next((v for v in values if v is not None), None)
 
 
-def _url(value: Any) -> str | None:
-    if isinstance(value, dict):
-        value = value.get("url")  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
-    return value if isinstance(value, str) and value.startswith(("https://", "http://")) else None
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}  # pyright: ignore[reportUnknownVariableType]
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []  # pyright: ignore[reportUnknownVariableType]
+def _url_of(value: Any) -> str | None:
+    url = obj(value).get("url") if isinstance(value, dict) else value
+    return url if is_url(url) else None

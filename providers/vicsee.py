@@ -31,7 +31,8 @@ from .errors import (
     UpstreamError,
 )
 from .http import Http, RetryPolicy, clean_text, error_for, retry_after_seconds
-from .vicsee_models import RateLimit, is_url, number
+from .parse import is_url, progress
+from .vicsee_models import RateLimit, number
 
 NAME = "vicsee"
 DEFAULT_ORIGIN = "https://vicsee.com"
@@ -249,7 +250,7 @@ class VicSeeProvider:
             provider=NAME,
             model=model,
             status=status,
-            progress=100.0 if status == "completed" else _progress(data.get("progress")),
+            progress=100.0 if status == "completed" else progress(data.get("progress")),
             result=result,
             error=error,
             credits_used=number(data, "creditsUsed", "credits_used", "cost"),
@@ -318,12 +319,6 @@ def _status(raw: Any) -> Status:
     if text in _FAILURE:
         return "failed"
     return "pending" if text in _PENDING or not text else "processing"
-
-
-def _progress(value: Any) -> float | None:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return max(0.0, min(100.0, float(value)))
-    return None
 
 
 def _check(model: ModelSpec, wire: dict[str, Any]) -> None:

@@ -11,13 +11,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeGuard
+from typing import Any
 
 import httpx
 from pydantic import ValidationError
 
 from .base import MODES, UNIFIED_FIELDS, ModelSpec, ParamSpec, TaskResult
 from .http import retry_after_seconds
+from .parse import is_url, urls_in
 
 PROVIDER = "vicsee"
 
@@ -186,25 +187,6 @@ def _int(value: str | None) -> int | None:
 
 
 # --- task results ------------------------------------------------------------------------------------------
-
-
-def is_url(value: Any) -> TypeGuard[str]:
-    return isinstance(value, str) and value.startswith(("https://", "http://"))
-
-
-def urls_in(value: Any) -> list[str]:
-    """Every http(s) URL inside a result, depth first (music results use `songs: [...]`)."""
-    if is_url(value):
-        return [value]
-    items: list[Any] = []
-    if isinstance(value, dict):
-        items = list(value.values())  # pyright: ignore[reportUnknownArgumentType, reportUnknownMemberType]
-    elif isinstance(value, list):
-        items = value  # pyright: ignore[reportUnknownVariableType]
-    found: list[str] = []
-    for item in items:
-        found += [u for u in urls_in(item) if u not in found]
-    return found
 
 
 def result(data: dict[str, Any]) -> TaskResult | None:

@@ -83,9 +83,7 @@ class Settings:
                 api_key=key,
                 base_url=base,
                 output_dir=str(output_dir),
-                data_dir=str(data_dir),
                 sandbox_delay=max(0.0, delay),
-                max_upload_bytes=int(max_mb * 1024 * 1024),
             )
         return cls(
             providers=configs,

@@ -44,7 +44,6 @@ SUBMITTING = "submitting"
 UNCERTAIN = "uncertain"
 SUBMIT_FAILED = "submit_failed"
 TERMINAL = ("completed", "failed")
-STATUSES = (SUBMITTING, UNCERTAIN, SUBMIT_FAILED, "pending", "processing", "completed", "failed")
 
 # Argument names containing any of these are dropped before anything is stored or fingerprinted.
 _SECRET_PARTS = ("key", "token", "secret", "authorization", "password", "passwd", "credential", "cookie")

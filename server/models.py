@@ -23,6 +23,7 @@ class ModelInfo(BaseModel):
     id: str
     provider: str
     media_type: str
+    mode: str = Field(description="The main mode; modes lists all")
     modes: list[str]
     required: list[str]
     options: dict[str, dict[str, Any]]
@@ -159,6 +160,7 @@ class Providers:
                         id=spec.full_id,
                         provider=name,
                         media_type=spec.media_type,
+                        mode=spec.modes[0],
                         modes=list(spec.modes),
                         required=shape["required"],
                         options=shape["options"],

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import io
 import os
+import socket
+import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import anyio
+import anyio.from_thread
 import httpx
 
 from server.config import Settings
@@ -86,3 +92,45 @@ async def poll_to_end(client: Any, task: dict[str, Any]) -> list[dict[str, Any]]
 async def generate_and_poll(client: Any, arguments: dict[str, Any]) -> list[dict[str, Any]]:
     """generate, then poll to the end; every task object seen, in order."""
     return await poll_to_end(client, structured(await client.call_tool("generate", arguments)))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def http_server(
+    tmp_path: Path, *args: str, transport: str = "streamable-http", stderr: Path | None = None, **env: str
+) -> Iterator[str]:
+    """`python -m server` over an HTTP transport on a free loopback port; its stderr goes to `stderr` if given."""
+    port = free_port()
+    with open(stderr or os.devnull, "wb") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "server", "--transport", transport, "--port", str(port), *args],
+            cwd=PROJECT_ROOT,
+            env=server_env(tmp_path, **env),
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        with anyio.from_thread.start_blocking_portal() as portal:
+            portal.call(_wait_until_up, url, proc)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+async def _wait_until_up(url: str, proc: subprocess.Popen[bytes]) -> None:
+    with anyio.fail_after(20):
+        async with httpx.AsyncClient() as client:
+            while True:
+                assert proc.poll() is None, "server exited"
+                try:
+                    await client.post(url + "/mcp")
+                    return
+                except httpx.TransportError:
+                    await anyio.sleep(0.05)

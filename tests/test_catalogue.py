@@ -21,7 +21,6 @@ import os
 import re
 import signal
 import socket
-import subprocess
 import sys
 import threading
 from collections.abc import AsyncGenerator, Callable, Generator
@@ -47,7 +46,7 @@ from tests.fakes import mountsea as mountsea_fake
 from tests.fakes import uniall as uniall_fake
 from tests.fakes.faults import Faults
 from tests.fakes.loopback import Recorder, serve
-from tests.support import PROJECT_ROOT, make_settings, server_env
+from tests.support import PROJECT_ROOT, free_port, http_server, make_settings, server_env
 
 pytestmark = pytest.mark.anyio
 
@@ -134,13 +133,6 @@ def running(profile: Profile, **app_options: Any) -> Generator[Fake]:
 
 def native_of(task: dict[str, Any]) -> str:
     return task["task_id"].split(":", 1)[1]
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on (the socket is closed on return)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # --- the checks every case ends with --------------------------------------------------------------------------------
@@ -802,40 +794,6 @@ async def test_a_poll_answered_with_a_redirect_to_the_metadata_address_is_not_fo
 # --- concurrency and lifecycle --------------------------------------------------------------------------------------
 
 
-@contextmanager
-def http_server(tmp_path: Path, stderr: Path, **env: str) -> Generator[str]:
-    """`python -m server --transport streamable-http` on a free loopback port; its stderr goes to `stderr`."""
-    port = free_port()
-    with stderr.open("wb") as err:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "server", "--transport", "streamable-http", "--port", str(port)],
-            cwd=PROJECT_ROOT,
-            env=server_env(tmp_path, **env),
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        with anyio.from_thread.start_blocking_portal() as portal:
-            portal.call(_wait_until_up, url, proc)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
-async def _wait_until_up(url: str, proc: subprocess.Popen[bytes]) -> None:
-    with anyio.fail_after(20):
-        async with httpx.AsyncClient() as client:
-            while True:
-                assert proc.poll() is None, "server exited"
-                try:
-                    await client.post(url + "/mcp")
-                    return
-                except httpx.TransportError:
-                    await anyio.sleep(0.05)
-
-
 def check_stderr(*paths: Path) -> None:
     for path in paths:
         text = path.read_text(errors="replace")
@@ -851,7 +809,7 @@ async def test_200_concurrent_generate_calls_over_streamable_http_make_200_tasks
 
     stderr = tmp_path / "server.stderr"
     results: list[CallToolResult] = []
-    with running(UNIALL) as fake, http_server(tmp_path, stderr, **fake.env()) as url:
+    with running(UNIALL) as fake, http_server(tmp_path, stderr=stderr, **fake.env()) as url:
         limits = httpx2.Limits(max_connections=256, max_keepalive_connections=256)
         async with httpx2.AsyncClient(limits=limits, timeout=httpx2.Timeout(60.0)) as http:
             async with Client(streamable_http_client(url + "/mcp", http_client=http)) as client:

@@ -194,6 +194,7 @@ async def test_list_models_shows_every_provider_and_how_to_enable_it(server: Any
     assert providers["sandbox"]["enabled"] and providers["mountsea"]["enabled"]
     assert providers["vicsee"]["enable_with"] == "VICSEE_API_KEY"
     video = next(m for m in listing["models"] if m["id"] == "sandbox/video")
+    assert video["mode"] == "text-to-video" and video["modes"] == ["text-to-video", "image-to-video"]
     assert video["options"]["aspect_ratio"]["values"][0] == "16:9" and video["required"] == ["prompt"]
 
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.support import PROJECT_ROOT, server_env, structured
+from tests.support import PROJECT_ROOT, http_server, server_env, structured
 
 pytestmark = pytest.mark.anyio
 
@@ -105,46 +104,6 @@ def test_stdout_carries_only_json_rpc_even_after_garbage_input(tmp_path: Path) -
             proc.stderr.close()
     assert {t["name"] for t in answers[2]["result"]["tools"]} == {"generate", "get_task", "list_models", "list_tasks"}
     assert answers[3]["result"]["structuredContent"]["models"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def http_server(tmp_path: Path, *args: str, transport: str = "streamable-http", **env: str) -> Iterator[str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "server", "--transport", transport, "--port", str(port), *args],
-        cwd=PROJECT_ROOT,
-        env=server_env(tmp_path, **env),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        with anyio.from_thread.start_blocking_portal() as portal:
-            portal.call(_wait_until_up, url, proc)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        if proc.stderr:
-            proc.stderr.close()
-
-
-async def _wait_until_up(url: str, proc: subprocess.Popen[bytes]) -> None:
-    with anyio.fail_after(20):
-        async with httpx.AsyncClient() as client:
-            while True:
-                assert proc.poll() is None, "server exited"
-                try:
-                    await client.post(url + "/mcp")
-                    return
-                except httpx.TransportError:
-                    await anyio.sleep(0.05)
 
 
 @asynccontextmanager
